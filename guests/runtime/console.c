@@ -6,7 +6,9 @@
  * lines from several vCPUs apart. The lock records its owner (vCPU id + 1) and
  * lets the owner in again: an exception raised while this vCPU holds it (say in
  * the middle of a line) must still be able to report itself instead of
- * spinning forever on its own lock. The nested output starts on a new line. */
+ * spinning forever on its own lock. The nested output starts on a new line,
+ * and the fatal path then gives the lock up for good (pvm_console_abandon), as
+ * the interrupted output never resumes. */
 #include <stdarg.h>
 
 #include "runtime_internal.h"
@@ -43,6 +45,14 @@ static void console_lock(void) {
 static void console_unlock(void) {
   if (--console_depth == 0)
     __atomic_store_n(&console_owner, 0, __ATOMIC_RELEASE);
+}
+
+void pvm_console_abandon(void) {
+  uint32_t me = (uint32_t)pvm_vcpu_id() + 1;
+  if (__atomic_load_n(&console_owner, __ATOMIC_RELAXED) != me)
+    return;
+  console_depth = 0;
+  __atomic_store_n(&console_owner, 0, __ATOMIC_RELEASE);
 }
 
 static void put_string(const char *s) {

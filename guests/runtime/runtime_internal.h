@@ -64,6 +64,10 @@ void pvm_trap(struct pvm_trap_frame *frame);
 void pvm_serve(struct pvm_trap_frame *frame);
 int pvm_serve_failed_int(struct pvm_trap_frame *frame);
 
+/* console.c: before this vCPU halts for good, release the console lock if an
+ * exception interrupted it while holding it. */
+void pvm_console_abandon(void);
+
 /* start.c: called by _start at CPL0 on the boot stack */
 _Noreturn void pvm_runtime_start(uint64_t vcpu_id, uint64_t vcpu_count);
 
