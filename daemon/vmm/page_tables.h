@@ -12,8 +12,9 @@
 namespace pvm::vmm {
 
 // Writes identity-mapped 4-level tables (2 MiB pages, P|RW|US on every level) that
-// cover all of `memory`, at the GPAs of pvm_boot_abi.h. Fails when the memory is
-// larger than the boot tables can map.
+// cover all of `memory`, at the GPAs of pvm_boot_abi.h. Fails (INVALID_ARGUMENT) when
+// the memory is larger than the boot tables can map (PVM_BOOT_MAX_PD_PAGES GiB) or
+// not a multiple of 2 MiB: every mapped address has memory behind it.
 absl::Status BuildIdentityMap(GuestMemory& memory);
 
 struct Translation {
@@ -27,7 +28,8 @@ bool IsCanonical(uint64_t gva);
 
 // Walks the 4-level tables rooted at cr3. Errors: INVALID_ARGUMENT for a
 // non-canonical address, NOT_FOUND when a level is not present (the message names
-// the level), OUT_OF_RANGE when a table or the result lies outside guest memory.
+// the level; also for reserved bits, which make the CPU fault just the same),
+// OUT_OF_RANGE when a table or the result lies outside guest memory.
 absl::StatusOr<Translation> TranslateGva(const GuestMemory& memory, uint64_t cr3, uint64_t gva);
 
 }  // namespace pvm::vmm
