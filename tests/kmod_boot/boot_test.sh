@@ -45,7 +45,8 @@ if [[ ! -s $vmlinuz ]]; then
   [[ -n $PKGVER ]] || fail "headers in $KDIR are not from a Debian package: set PVM_KMOD_VMLINUZ"
   dl=$(mktemp -d "$work/cache/dl.XXXXXX")
   (cd "$dl" && apt-get download -q "linux-image-$KVER=$PKGVER" >/dev/null 2>"$dl/apt.err") ||
-    { cat "$dl/apt.err" >&2; rm -rf "$dl"; fail "apt-get download linux-image-$KVER=$PKGVER failed"; }
+    { cat "$dl/apt.err" >&2; rm -rf "$dl"; fail "apt-get download linux-image-$KVER=$PKGVER failed (no apt lists? run" \
+      "'apt-get update'; or point PVM_KMOD_VMLINUZ at vmlinuz-$KVER)"; }
   dpkg-deb --fsys-tarfile "$dl"/linux-image-*.deb | tar -x -C "$dl" "./boot/vmlinuz-$KVER"
   mv "$dl/boot/vmlinuz-$KVER" "$vmlinuz"
   rm -rf "$dl"
