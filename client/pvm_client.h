@@ -1,0 +1,71 @@
+// A small synchronous client of pvmd's API (pvm.v1.HostService and VmService):
+// one method per RPC, absl::Status results, a deadline on every unary call, and
+// cancellation of in-flight calls through a std::stop_token.
+#ifndef PVMD_CLIENT_PVM_CLIENT_H_
+#define PVMD_CLIENT_PVM_CLIENT_H_
+
+#include <grpcpp/channel.h>
+
+#include <memory>
+#include <stop_token>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "client/channel.h"
+#include "pvm/v1/host.grpc.pb.h"
+#include "pvm/v1/vm.grpc.pb.h"
+
+namespace pvm::client {
+
+// Errors are the server's status with the same code and message, except one: a
+// call that times out before a connection was ever up is UNAVAILABLE, because the
+// daemon was not reached at all (a socket that accepts and never answers).
+class PvmClient {
+ public:
+  // Called for each console chunk in order; an error stops the stream and is returned.
+  using ConsoleChunkHandler = absl::FunctionRef<absl::Status(const v1::ConsoleChunk&)>;
+
+  // `stop`: once requested, calls in flight and calls made later end with CANCELLED
+  // (pvmctl requests it on SIGINT).
+  PvmClient(std::shared_ptr<grpc::ChannelInterface> channel, absl::Duration rpc_timeout,
+            std::stop_token stop = {});
+
+  static absl::StatusOr<PvmClient> Connect(const ConnectionOptions& options,
+                                           std::stop_token stop = {});
+
+  absl::StatusOr<v1::HostInfo> GetHostInfo();
+
+  absl::StatusOr<v1::Vm> CreateVm(const v1::CreateVmRequest& request);
+  absl::StatusOr<v1::Vm> GetVm(absl::string_view name);
+  absl::StatusOr<v1::ListVmsResponse> ListVms();
+  absl::StatusOr<v1::Vm> StartVm(absl::string_view name);
+  absl::StatusOr<v1::Vm> PauseVm(absl::string_view name);
+  absl::StatusOr<v1::Vm> ResumeVm(absl::string_view name);
+  absl::Status DeleteVm(absl::string_view name);
+
+  // The console of VM `name`: what is buffered, then with `follow` what the guest
+  // writes later. Returns OK when the server ends the stream (with `follow`: the VM
+  // was deleted) or when `stop` is requested, which is how a follower stops.
+  // Without `follow` the rpc_timeout applies; a follower waits as long as it takes.
+  absl::Status StreamConsole(absl::string_view name, bool follow, ConsoleChunkHandler on_chunk);
+
+ private:
+  template <typename Response, typename Call>
+  absl::StatusOr<Response> CallUnary(Call call);
+
+  void SetDeadline(grpc::ClientContext& context) const;
+  absl::Status TranslateError(const grpc::Status& status) const;
+
+  std::shared_ptr<grpc::ChannelInterface> channel_;
+  std::unique_ptr<v1::HostService::Stub> host_stub_;
+  std::unique_ptr<v1::VmService::Stub> vm_stub_;
+  absl::Duration rpc_timeout_;
+  std::stop_token stop_;
+};
+
+}  // namespace pvm::client
+
+#endif  // PVMD_CLIENT_PVM_CLIENT_H_
