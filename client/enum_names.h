@@ -1,0 +1,21 @@
+// The words pvmctl prints for API enums, in text and in JSON. They are part of the
+// JSON contract: scripts compare against them, so they never change once released.
+#ifndef PVMD_CLIENT_ENUM_NAMES_H_
+#define PVMD_CLIENT_ENUM_NAMES_H_
+
+#include "absl/strings/string_view.h"
+#include "pvm/v1/host.pb.h"
+#include "pvm/v1/vm.pb.h"
+
+namespace pvm::ctl {
+
+// "created", "running", "paused", "stopped", "failed"; "unspecified" for 0 and
+// "unknown" for a value this pvmctl does not know (a newer daemon).
+absl::string_view VmStateName(v1::VmState state);
+
+// "builtin", "loaded", "absent", "load_failed"; "unspecified", "unknown" as above.
+absl::string_view ModuleStateName(v1::ModuleState state);
+
+}  // namespace pvm::ctl
+
+#endif  // PVMD_CLIENT_ENUM_NAMES_H_
