@@ -1,0 +1,15 @@
+#include "daemon/api/grpc_status.h"
+
+#include <string>
+
+namespace pvm::api {
+
+grpc::Status ToGrpcStatus(const absl::Status& status) {
+  if (status.ok()) {
+    return grpc::Status::OK;
+  }
+  return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
+                      std::string(status.message()));
+}
+
+}  // namespace pvm::api

@@ -1,0 +1,106 @@
+// pvmd: makes sure the PVM module is there, runs PVM guests on /dev/kvm and serves
+// the pvm.v1 API on a unix socket.
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <memory>
+
+#include "daemon/api/host_service.h"
+#include "daemon/api/vm_service.h"
+#include "daemon/daemon_options.h"
+#include "daemon/host/module_status.h"
+#include "daemon/log.h"
+#include "daemon/unix_socket.h"
+#include "daemon/vmm/image_catalog.h"
+#include "daemon/vmm/kvm.h"
+#include "daemon/vmm/vm_registry.h"
+
+namespace pvm {
+namespace {
+
+// gRPC's threads would otherwise take SIGTERM and SIGINT; blocked everywhere, they
+// wait for sigwait() on the main thread.
+sigset_t BlockShutdownSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return set;
+}
+
+int Run(const DaemonOptions& options) {
+  const sigset_t shutdown_signals = BlockShutdownSignals();
+
+  host::ModuleStatus module = host::DetectModule(options.module_name);
+  LogDaemon(LogPriority::kInfo, "module ", module.name, ": ", host::ModuleStateName(module.state),
+            " (", module.detail, ")");
+  absl::StatusOr<vmm::Kvm> kvm = vmm::Kvm::Open(options.kvm_device);
+  if (!kvm.ok()) {
+    LogDaemon(LogPriority::kError, "cannot use KVM: ", kvm.status().message(),
+              "; is the PVM module (", options.module_name, ") loaded?");
+    return 1;
+  }
+  LogDaemon(LogPriority::kInfo, "KVM API ", kvm->capabilities().api_version, ", up to ",
+            kvm->capabilities().max_vcpus, " vCPUs per VM, guests from ", options.guest_dir);
+
+  vmm::VmLimits limits = options.limits;
+  limits.max_vcpus_per_vm =
+      std::min<uint32_t>(limits.max_vcpus_per_vm, static_cast<uint32_t>(kvm->capabilities().max_vcpus));
+  vmm::VmRegistry registry(*kvm, vmm::ImageCatalog(options.guest_dir), limits);
+  api::HostServiceImpl host_service(*kvm, module);
+  api::VmServiceImpl vm_service(registry);
+
+  if (absl::Status s = PrepareSocketPath(options.socket_path); !s.ok()) {
+    LogDaemon(LogPriority::kError, "cannot serve on ", options.socket_path, ": ", s.message());
+    return 1;
+  }
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("unix:" + options.socket_path, grpc::InsecureServerCredentials());
+  builder.RegisterService(&host_service);
+  builder.RegisterService(&vm_service);
+  // The socket must never exist with looser permissions than asked, not even briefly.
+  const mode_t old_umask = ::umask(0777 & ~options.socket_mode);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ::umask(old_umask);
+  if (server == nullptr) {
+    LogDaemon(LogPriority::kError, "cannot listen on unix:", options.socket_path);
+    return 1;
+  }
+  if (absl::Status s = SetSocketMode(options.socket_path, options.socket_mode); !s.ok()) {
+    LogDaemon(LogPriority::kError, s.message());
+    return 1;
+  }
+  LogDaemon(LogPriority::kNotice, "pvmd ", PVMD_VERSION, " listening on unix:",
+            options.socket_path);
+
+  int signal_number = 0;
+  sigwait(&shutdown_signals, &signal_number);
+  LogDaemon(LogPriority::kNotice, "signal ", signal_number, ": shutting down");
+
+  // VMs first: their console streams end, so the server drains quickly.
+  registry.DeleteAll();
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  ::unlink(options.socket_path.c_str());
+  LogDaemon(LogPriority::kNotice, "stopped");
+  return 0;
+}
+
+}  // namespace
+}  // namespace pvm
+
+int main(int argc, char** argv) {
+  int exit_code = 0;
+  absl::StatusOr<pvm::DaemonOptions> options = pvm::ParseDaemonOptions(argc, argv, &exit_code);
+  if (!options.ok()) {
+    return exit_code;
+  }
+  return pvm::Run(*options);
+}
