@@ -2,6 +2,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <system_error>
 
@@ -19,8 +20,8 @@ constexpr absl::string_view kBuiltinImagePrefix = "builtin:";
 
 struct VmCreateOptions {
   std::string name;
-  uint32_t vcpus = 0;       // 0: the daemon's default (1)
-  uint64_t memory_mib = 0;  // 0: the daemon's default
+  std::optional<uint32_t> vcpus;       // unset: the daemon's default (1)
+  std::optional<uint64_t> memory_mib;  // unset: the daemon's default
   std::string image;
   bool start = false;
   std::string cpus;  // a CPU list; empty: the daemon's pinning policy
@@ -44,8 +45,8 @@ std::string ImageForDaemon(const std::string& image) {
 absl::StatusOr<v1::CreateVmRequest> MakeCreateVmRequest(const VmCreateOptions& options) {
   v1::CreateVmRequest request;
   request.set_name(options.name);
-  request.set_vcpus(options.vcpus);
-  request.set_memory_mib(options.memory_mib);
+  if (options.vcpus) request.set_vcpus(*options.vcpus);
+  if (options.memory_mib) request.set_memory_mib(*options.memory_mib);
   request.set_image(ImageForDaemon(options.image));
   request.set_start(options.start);
   if (!options.cpus.empty()) {

@@ -69,8 +69,8 @@ class FakePvmd::VmServiceImpl final : public v1::VmService::Service {
     v1::Vm& vm = record->vm;
     vm.set_name(request->name());
     vm.set_state(request->start() ? v1::VM_STATE_RUNNING : v1::VM_STATE_CREATED);
-    vm.set_vcpus(request->vcpus() == 0 ? 1 : request->vcpus());
-    vm.set_memory_mib(request->memory_mib() == 0 ? 64 : request->memory_mib());
+    vm.set_vcpus(request->has_vcpus() ? request->vcpus() : 1);
+    vm.set_memory_mib(request->has_memory_mib() ? request->memory_mib() : 64);
     vm.set_image(request->image());
     vm.set_entry_point(0x100000);
     vm.set_created_unix_ms(kFakeCreatedUnixMs);
