@@ -64,14 +64,22 @@ absl::Status Vcpu::StartThread(const std::vector<int>& cpus) {
 }
 
 void Vcpu::Run() {
-  {
-    std::lock_guard lock(mu_);
-    if (state_ == VcpuState::kHalted || state_ == VcpuState::kFailed) {
-      return;
-    }
-    want_run_ = true;
+  std::unique_lock lock(mu_);
+  if (state_ == VcpuState::kHalted || state_ == VcpuState::kFailed || !thread_.joinable()) {
+    return;
   }
+  want_run_ = true;
+  if (in_run_loop_) {
+    return;  // still running: a park it was asked for, and not yet taken, is off
+  }
+  const uint64_t unparks = unparks_;
   cv_.notify_all();
+  // The generation, not the state: the vCPU may run and park again (a debug stop)
+  // before this thread looks.
+  cv_.wait(lock, [&] {
+    return unparks_ != unparks || stop_ || state_ == VcpuState::kHalted ||
+           state_ == VcpuState::kFailed;
+  });
 }
 
 void Vcpu::RequestPark() {
@@ -140,7 +148,9 @@ void Vcpu::ThreadMain() {
         return;
       }
       in_run_loop_ = true;
+      ++unparks_;
       state_ = VcpuState::kRunning;
+      cv_.notify_all();
       // Cleared under the lock: a kick after this point sets it again and is not lost.
       fd_.SetImmediateExit(false);
     }

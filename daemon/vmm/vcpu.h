@@ -42,7 +42,9 @@ class Vcpu {
 
   // Spawns the thread, parked until Run(). cpus: host CPUs to pin it to (empty: any).
   absl::Status StartThread(const std::vector<int>& cpus);
-  // Lets a parked (or not yet run) vCPU run. No effect once halted or failed.
+  // Lets a parked (or not yet run) vCPU run and waits until its thread has taken
+  // that up (or the vCPU cannot run: halted, failed, stopped). Returns at once when
+  // already running.
   void Run();
   // Asks the thread to park and kicks it; does not wait.
   void RequestPark();
@@ -75,6 +77,7 @@ class Vcpu {
   bool want_run_ = false;
   bool stop_ = false;
   bool in_run_loop_ = false;  // the thread is between unpark and park
+  uint64_t unparks_ = 0;      // times the thread left its park
   VcpuState state_ = VcpuState::kCreated;
 
   std::thread thread_;

@@ -120,6 +120,8 @@ TEST_F(VmRunTest, PauseStopsTheGuestAndResumeRestartsIt) {
 
   ASSERT_TRUE(vm->Resume().ok());
   EXPECT_EQ(vm->state(), VmState::kRunning);
+  EXPECT_EQ(vm->Snapshot().vcpu_snapshots.at(0).state, vmm::VcpuState::kRunning)
+      << "Resume returns once the vCPU thread is running again";
   // Progress after resume: the next multiple of 2^28 gets printed.
   const uint64_t next = ((paused_at >> 28) + 1) << 28;
   WaitForConsole(*vm, absl::StrCat("counter: ", next, "\n"));
