@@ -46,6 +46,9 @@ absl::StatusOr<DaemonOptions> ParseDaemonOptions(int argc, char** argv, int* exi
                  "Console bytes kept per VM")
       ->capture_default_str()
       ->check(CLI::Range(size_t{1}, size_t{64} << 20));
+  app.add_option("--vcpu-cpus", options.limits.default_cpu_affinity,
+                 "Pin vCPU threads of VMs that name no CPUs to these host CPUs (e.g. 2,3)")
+      ->delimiter(',');
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -73,6 +76,11 @@ absl::StatusOr<DaemonOptions> ParseDaemonOptions(int argc, char** argv, int* exi
     std::cerr << "pvmd: --default-memory-mib is larger than --max-memory-mib\n";
     *exit_code = 2;
     return absl::InvalidArgumentError("default memory beyond limit");
+  }
+  if (absl::Status s = vmm::ValidateCpuList(options.limits.default_cpu_affinity); !s.ok()) {
+    std::cerr << "pvmd: --vcpu-cpus: " << s.message() << "\n";
+    *exit_code = 2;
+    return s;
   }
   if (options.guest_dir.empty()) {
     options.guest_dir = DefaultGuestDir();

@@ -1,5 +1,8 @@
 #include "daemon/vmm/vm_registry.h"
 
+#include <sched.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <utility>
 
@@ -24,6 +27,18 @@ absl::Status ValidateVmName(const std::string& name) {
     return absl::InvalidArgumentError(absl::StrCat(
         "VM name '", name,
         "' is not allowed: use letters, digits, '.', '_' and '-', starting with a letter or digit"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateCpuList(const std::vector<int>& cpus) {
+  const long configured = ::sysconf(_SC_NPROCESSORS_CONF);
+  for (int cpu : cpus) {
+    if (cpu < 0 || cpu >= configured || cpu >= CPU_SETSIZE) {
+      return absl::InvalidArgumentError(absl::StrCat("host CPU ", cpu,
+                                                     " does not exist; this host has CPUs 0..",
+                                                     configured - 1));
+    }
   }
   return absl::OkStatus();
 }
@@ -55,7 +70,11 @@ absl::StatusOr<VmConfig> VmRegistry::BuildConfig(const VmRequestSpec& spec) cons
         absl::StrCat("memory must be a multiple of 2 MiB, not ", memory_mib, " MiB"));
   }
   config.memory_bytes = memory_mib << 20;
-  config.cpu_affinity = spec.cpu_affinity;
+  config.cpu_affinity =
+      spec.cpu_affinity.empty() ? limits_.default_cpu_affinity : spec.cpu_affinity;
+  if (absl::Status s = ValidateCpuList(config.cpu_affinity); !s.ok()) {
+    return s;
+  }
   config.console_capacity = limits_.console_capacity;
   config.image_label = spec.image;
 

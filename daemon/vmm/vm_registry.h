@@ -25,6 +25,9 @@ struct VmLimits {
   uint64_t max_memory_mib = 4096;
   uint64_t max_image_bytes = 64 << 20;
   size_t console_capacity = 64 * 1024;
+  // The daemon-wide pinning policy: host CPUs for the vCPU threads of every VM that
+  // names none itself. Empty: the scheduler decides.
+  std::vector<int> default_cpu_affinity;
 };
 
 // What a client asks for; validated here, so every caller gets the same errors.
@@ -33,7 +36,7 @@ struct VmRequestSpec {
   std::optional<uint32_t> vcpus;       // unset: one
   std::optional<uint64_t> memory_mib;  // unset: the default
   std::string image;        // absolute path or builtin:NAME
-  std::vector<int> cpu_affinity;
+  std::vector<int> cpu_affinity;  // empty: the daemon's policy
 };
 
 class VmRegistry {
@@ -65,6 +68,9 @@ class VmRegistry {
   // A null entry is a name reserved by a Create still in progress.
   std::map<std::string, std::shared_ptr<Vm>> vms_;
 };
+
+// Every CPU must exist on this host (INVALID_ARGUMENT otherwise).
+absl::Status ValidateCpuList(const std::vector<int>& cpus);
 
 // Names are what people type: letters, digits, '.', '_' and '-', at most 64.
 absl::Status ValidateVmName(const std::string& name);

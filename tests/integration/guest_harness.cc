@@ -63,17 +63,39 @@ int CountThreads() {
   return count;
 }
 
-int CountThreadsNamed(const std::string& prefix) {
-  int count = 0;
+namespace {
+
+std::vector<std::filesystem::path> ThreadDirsNamed(const std::string& prefix) {
+  std::vector<std::filesystem::path> dirs;
   for (const auto& entry : std::filesystem::directory_iterator("/proc/self/task")) {
     std::ifstream comm(entry.path() / "comm");
     std::string name;
     std::getline(comm, name);
     if (name.rfind(prefix, 0) == 0) {
-      ++count;
+      dirs.push_back(entry.path());
     }
   }
-  return count;
+  return dirs;
+}
+
+}  // namespace
+
+int CountThreadsNamed(const std::string& prefix) {
+  return static_cast<int>(ThreadDirsNamed(prefix).size());
+}
+
+std::vector<std::string> CpusAllowedOfThreadsNamed(const std::string& prefix) {
+  std::vector<std::string> result;
+  for (const std::filesystem::path& dir : ThreadDirsNamed(prefix)) {
+    std::ifstream status(dir / "status");
+    for (std::string line; std::getline(status, line);) {
+      constexpr char kKey[] = "Cpus_allowed_list:";
+      if (line.rfind(kKey, 0) == 0) {
+        result.push_back(line.substr(line.find_first_not_of(" \t", sizeof(kKey) - 1)));
+      }
+    }
+  }
+  return result;
 }
 
 }  // namespace pvm::testing

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "daemon/vmm/kvm.h"
@@ -36,6 +37,8 @@ int CountOpenFds();
 int CountThreads();
 // Threads whose name (comm) starts with prefix; vCPU threads are "vcpuN".
 int CountThreadsNamed(const std::string& prefix);
+// "Cpus_allowed_list" of each such thread, e.g. {"0", "0-1"}.
+std::vector<std::string> CpusAllowedOfThreadsNamed(const std::string& prefix);
 
 }  // namespace pvm::testing
 

@@ -187,5 +187,28 @@ TEST_F(VmRunTest, DeletingRunningVmsLeavesNoThreadOrFdBehind) {
   EXPECT_EQ(CountOpenFds(), fds_before);
 }
 
+TEST_F(VmRunTest, PinnedVcpuThreadsRunOnlyOnTheirCpus) {
+  vmm::VmRequestSpec spec;
+  spec.name = "pinned";
+  spec.image = "builtin:smp";
+  spec.vcpus = 2;
+  spec.cpu_affinity = {0};
+  absl::StatusOr<std::shared_ptr<vmm::Vm>> vm = registry_->Create(spec);
+  ASSERT_TRUE(vm.ok()) << vm.status();
+  ASSERT_TRUE((*vm)->Start().ok());
+  WaitForConsole(**vm, "smp: vcpu 1 at 268435456\n");
+  EXPECT_EQ(CpusAllowedOfThreadsNamed("vcpu"), std::vector<std::string>({"0", "0"}));
+}
+
+TEST_F(VmRunTest, ANonexistentCpuIsRefused) {
+  vmm::VmRequestSpec spec;
+  spec.name = "pinned-nowhere";
+  spec.image = "builtin:hello";
+  spec.cpu_affinity = {4095};
+  absl::StatusOr<std::shared_ptr<vmm::Vm>> vm = registry_->Create(spec);
+  EXPECT_EQ(vm.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(vm.status().message()), HasSubstr("host CPU 4095 does not exist"));
+}
+
 }  // namespace
 }  // namespace pvm::testing
