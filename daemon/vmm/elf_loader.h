@@ -42,7 +42,9 @@ class GuestImage {
   uint64_t end() const;
 
   std::optional<GuestSymbol> FindSymbol(std::string_view name) const;
-  // The symbol whose [address, address+size) holds addr (for "func+0x12" displays).
+  // The symbol whose [address, address+size) holds addr (for "func+0x12" displays);
+  // the innermost one when symbols nest. A zero-sized symbol (an assembly label
+  // without .size) holds only its own address.
   std::optional<GuestSymbol> SymbolContaining(uint64_t addr) const;
 
  private:
