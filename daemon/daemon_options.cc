@@ -42,8 +42,7 @@ absl::StatusOr<DaemonOptions> ParseDaemonOptions(int argc, char** argv, int* exi
   app.add_option("--max-memory-mib", options.limits.max_memory_mib, "Most guest memory per VM")
       ->capture_default_str()
       ->check(CLI::Range(2u, 8192u));
-  app.add_option("--console-buffer", options.limits.console_capacity,
-                 "Console bytes kept per VM")
+  app.add_option("--console-buffer", options.limits.console_capacity, "Console bytes kept per VM")
       ->capture_default_str()
       ->check(CLI::Range(size_t{1}, size_t{64} << 20));
   app.add_option("--vcpu-cpus", options.limits.default_cpu_affinity,

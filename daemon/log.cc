@@ -11,8 +11,8 @@ void LogLine(LogPriority priority, const std::string& line) {
 
 void LogRefused(const std::string& what, const std::string& vm_name, const absl::Status& status) {
   LogLine(LogPriority::kNotice,
-          absl::StrCat("refused ", what, " of '", vm_name, "': ",
-                       absl::StatusCodeToString(status.code()), ": ", status.message()));
+          absl::StrCat("refused ", what, " of '", vm_name,
+                       "': ", absl::StatusCodeToString(status.code()), ": ", status.message()));
 }
 
 }  // namespace pvm

@@ -50,8 +50,8 @@ int Run(const DaemonOptions& options) {
             kvm->capabilities().max_vcpus, " vCPUs per VM, guests from ", options.guest_dir);
 
   vmm::VmLimits limits = options.limits;
-  limits.max_vcpus_per_vm =
-      std::min<uint32_t>(limits.max_vcpus_per_vm, static_cast<uint32_t>(kvm->capabilities().max_vcpus));
+  limits.max_vcpus_per_vm = std::min<uint32_t>(
+      limits.max_vcpus_per_vm, static_cast<uint32_t>(kvm->capabilities().max_vcpus));
   vmm::VmRegistry registry(*kvm, vmm::ImageCatalog(options.guest_dir), limits);
   api::HostServiceImpl host_service(*kvm, module);
   api::VmServiceImpl vm_service(registry);
@@ -78,8 +78,8 @@ int Run(const DaemonOptions& options) {
     LogDaemon(LogPriority::kError, s.message());
     return 1;
   }
-  LogDaemon(LogPriority::kNotice, "pvmd ", PVMD_VERSION, " listening on unix:",
-            options.socket_path);
+  LogDaemon(LogPriority::kNotice, "pvmd ", PVMD_VERSION,
+            " listening on unix:", options.socket_path);
 
   int signal_number = 0;
   sigwait(&shutdown_signals, &signal_number);

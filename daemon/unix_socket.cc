@@ -50,8 +50,7 @@ absl::Status PrepareSocketPath(const std::string& path) {
         absl::StrCat(path, " exists and is not a socket; refusing to replace it"));
   }
   if (SomeoneListens(path)) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("another server already listens on ", path));
+    return absl::FailedPreconditionError(absl::StrCat("another server already listens on ", path));
   }
   if (::unlink(path.c_str()) != 0) {
     return vmm::ErrnoStatus(errno, absl::StrCat("removing stale socket ", path));

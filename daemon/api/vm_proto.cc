@@ -30,9 +30,9 @@ void ToProto(const vmm::VmSnapshot& snapshot, pvm::v1::Vm* out) {
   out->set_entry_point(snapshot.entry);
   out->set_failure(snapshot.failure);
   out->set_console_bytes(snapshot.console_bytes);
-  out->set_created_unix_ms(std::chrono::duration_cast<std::chrono::milliseconds>(
-                               snapshot.created_at.time_since_epoch())
-                               .count());
+  out->set_created_unix_ms(
+      std::chrono::duration_cast<std::chrono::milliseconds>(snapshot.created_at.time_since_epoch())
+          .count());
   for (const vmm::VcpuSnapshot& vcpu : snapshot.vcpu_snapshots) {
     pvm::v1::VcpuInfo* info = out->add_vcpu_info();
     info->set_id(vcpu.id);

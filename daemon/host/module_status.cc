@@ -53,7 +53,8 @@ std::string KmodOpinion(const std::string& name) {
   if (initstate < 0) {
     return "libkmod: not present";
   }
-  return absl::StrCat("libkmod: ", kmod_module_initstate_str(static_cast<kmod_module_initstate>(initstate)));
+  return absl::StrCat("libkmod: ",
+                      kmod_module_initstate_str(static_cast<kmod_module_initstate>(initstate)));
 }
 
 }  // namespace

@@ -47,7 +47,8 @@ ConsoleRead ConsoleBuffer::ReadFrom(uint64_t from) const {
   return result;
 }
 
-bool ConsoleBuffer::WaitBeyond(uint64_t from, std::chrono::steady_clock::time_point deadline) const {
+bool ConsoleBuffer::WaitBeyond(uint64_t from,
+                               std::chrono::steady_clock::time_point deadline) const {
   std::unique_lock lock(mu_);
   cv_.wait_until(lock, deadline, [&] { return written_ > from || closed_; });
   return written_ > from;

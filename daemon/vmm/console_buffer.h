@@ -40,8 +40,8 @@ class ConsoleBuffer {
   const size_t capacity_;
   mutable std::mutex mu_;
   mutable std::condition_variable cv_;
-  std::string ring_;       // capacity_ bytes once full
-  uint64_t written_ = 0;   // bytes ever appended
+  std::string ring_;      // capacity_ bytes once full
+  uint64_t written_ = 0;  // bytes ever appended
   bool closed_ = false;
 };
 

@@ -118,8 +118,8 @@ ExitDecision HandleExit(uint32_t vcpu_id, VcpuFd& fd, ExitObserver& observer) {
       if (std::optional<ExitDecision> decision = observer.OnDebugExit(vcpu_id, fd)) {
         return *std::move(decision);
       }
-      return Fail(absl::StrCat("debug exit on vCPU ", vcpu_id, Where(run),
-                               " with guest debugging off"));
+      return Fail(
+          absl::StrCat("debug exit on vCPU ", vcpu_id, Where(run), " with guest debugging off"));
     case KVM_EXIT_INTERNAL_ERROR:
       if (std::optional<ExitDecision> decision = observer.OnDebugExit(vcpu_id, fd)) {
         return *std::move(decision);
@@ -127,8 +127,7 @@ ExitDecision HandleExit(uint32_t vcpu_id, VcpuFd& fd, ExitObserver& observer) {
       return HandleInternalError(vcpu_id, run);
     default:
       return Fail(absl::StrCat("vCPU ", vcpu_id, " stopped with ", ExitReasonName(run.exit_reason),
-                               " (", run.exit_reason, "), which pvmd does not handle",
-                               Where(run)));
+                               " (", run.exit_reason, "), which pvmd does not handle", Where(run)));
   }
 }
 

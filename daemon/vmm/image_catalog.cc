@@ -30,9 +30,8 @@ absl::StatusOr<std::string> ImageCatalog::Resolve(const std::string& image) cons
     const std::string name = image.substr(sizeof(kBuiltinPrefix) - 1);
     const std::vector<std::string> known = BuiltinNames();
     if (!IsPlainName(name) || std::find(known.begin(), known.end(), name) == known.end()) {
-      return absl::InvalidArgumentError(absl::StrCat("no built-in guest named '", name,
-                                                     "'; built-in guests: ",
-                                                     absl::StrJoin(known, ", ")));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "no built-in guest named '", name, "'; built-in guests: ", absl::StrJoin(known, ", ")));
     }
     return absl::StrCat(builtin_dir_, "/", name, kImageSuffix);
   }

@@ -18,8 +18,8 @@ absl::StatusOr<Kvm> Kvm::Open(const std::string& path) {
   }
   const int version = ::ioctl(fd.get(), KVM_GET_API_VERSION, 0);
   if (version != kKvmApiVersion) {
-    return absl::FailedPreconditionError(absl::StrCat(path, " speaks KVM API version ", version,
-                                                      ", pvmd needs ", kKvmApiVersion));
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, " speaks KVM API version ", version, ", pvmd needs ", kKvmApiVersion));
   }
   Kvm kvm(std::move(fd));
   const int mmap_size = ::ioctl(kvm.fd_.get(), KVM_GET_VCPU_MMAP_SIZE, 0);

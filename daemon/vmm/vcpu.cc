@@ -8,8 +8,8 @@
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
-#include "daemon/vmm/kvm_error.h"
 #include "daemon/vmm/kick_signal.h"
+#include "daemon/vmm/kvm_error.h"
 
 namespace pvm::vmm {
 
@@ -181,20 +181,18 @@ bool Vcpu::RunOnce() {
       want_run_ = false;
       return false;
     }
-    case ExitAction::kHalt:
-      {
-        std::lock_guard lock(mu_);
-        want_run_ = false;
-        state_ = VcpuState::kHalted;
-      }
+    case ExitAction::kHalt: {
+      std::lock_guard lock(mu_);
+      want_run_ = false;
+      state_ = VcpuState::kHalted;
+    }
       observer_.OnVcpuHalted(id_);
       return false;
-    case ExitAction::kFail:
-      {
-        std::lock_guard lock(mu_);
-        want_run_ = false;
-        state_ = VcpuState::kFailed;
-      }
+    case ExitAction::kFail: {
+      std::lock_guard lock(mu_);
+      want_run_ = false;
+      state_ = VcpuState::kFailed;
+    }
       observer_.OnVcpuFailed(id_, decision.reason);
       return false;
   }

@@ -19,7 +19,8 @@ enum class RunOutcome {
 
 class VcpuFd {
  public:
-  VcpuFd(UniqueFd fd, kvm_run* run, int run_size) : fd_(std::move(fd)), run_(run), run_size_(run_size) {}
+  VcpuFd(UniqueFd fd, kvm_run* run, int run_size)
+      : fd_(std::move(fd)), run_(run), run_size_(run_size) {}
   VcpuFd(VcpuFd&& other) noexcept;
   VcpuFd& operator=(VcpuFd&& other) noexcept;
   VcpuFd(const VcpuFd&) = delete;

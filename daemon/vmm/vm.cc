@@ -81,7 +81,8 @@ absl::StatusOr<std::unique_ptr<Vm>> Vm::Create(const Kvm& kvm, VmConfig config) 
     if (absl::Status s = EnterLongMode(*vcpu_fd, boot); !s.ok()) {
       return s;
     }
-    vm->vcpus_.push_back(std::make_unique<Vcpu>(id, *std::move(vcpu_fd), static_cast<ExitObserver&>(*vm)));
+    vm->vcpus_.push_back(
+        std::make_unique<Vcpu>(id, *std::move(vcpu_fd), static_cast<ExitObserver&>(*vm)));
   }
   for (auto& vcpu : vm->vcpus_) {
     if (absl::Status s = vcpu->StartThread(cfg.cpu_affinity); !s.ok()) {

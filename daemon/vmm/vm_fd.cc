@@ -30,7 +30,8 @@ absl::StatusOr<VcpuFd> VmFd::CreateVcpu(uint32_t id) {
   if (!vcpu_fd.valid()) {
     return ErrnoStatus(errno, absl::StrCat("KVM_CREATE_VCPU ", id));
   }
-  void* run = ::mmap(nullptr, vcpu_mmap_size_, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu_fd.get(), 0);
+  void* run =
+      ::mmap(nullptr, vcpu_mmap_size_, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu_fd.get(), 0);
   if (run == MAP_FAILED) {
     return ErrnoStatus(errno, absl::StrCat("mmap kvm_run of vCPU ", id));
   }

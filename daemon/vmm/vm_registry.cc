@@ -16,17 +16,17 @@ absl::Status ValidateVmName(const std::string& name) {
     return absl::InvalidArgumentError("a VM needs a name");
   }
   if (name.size() > kMaxNameLength) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("VM name is ", name.size(), " characters long; the limit is ", kMaxNameLength));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "VM name is ", name.size(), " characters long; the limit is ", kMaxNameLength));
   }
   const bool plain = std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '_' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
   });
   if (!plain || name.front() == '.' || name.front() == '-') {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "VM name '", name,
-        "' is not allowed: use letters, digits, '.', '_' and '-', starting with a letter or digit"));
+    return absl::InvalidArgumentError(absl::StrCat("VM name '", name,
+                                                   "' is not allowed: use letters, digits, '.', "
+                                                   "'_' and '-', starting with a letter or digit"));
   }
   return absl::OkStatus();
 }
@@ -35,9 +35,8 @@ absl::Status ValidateCpuList(const std::vector<int>& cpus) {
   const long configured = ::sysconf(_SC_NPROCESSORS_CONF);
   for (int cpu : cpus) {
     if (cpu < 0 || cpu >= configured || cpu >= CPU_SETSIZE) {
-      return absl::InvalidArgumentError(absl::StrCat("host CPU ", cpu,
-                                                     " does not exist; this host has CPUs 0..",
-                                                     configured - 1));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "host CPU ", cpu, " does not exist; this host has CPUs 0..", configured - 1));
     }
   }
   return absl::OkStatus();
@@ -53,8 +52,8 @@ absl::StatusOr<VmConfig> VmRegistry::BuildConfig(const VmRequestSpec& spec) cons
   config.name = spec.name;
   config.vcpus = spec.vcpus.value_or(1);
   if (config.vcpus == 0 || config.vcpus > limits_.max_vcpus_per_vm) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "vcpus must be in 1..", limits_.max_vcpus_per_vm, ", not ", config.vcpus));
+    return absl::InvalidArgumentError(
+        absl::StrCat("vcpus must be in 1..", limits_.max_vcpus_per_vm, ", not ", config.vcpus));
   }
   const uint64_t memory_mib = spec.memory_mib.value_or(limits_.default_memory_mib);
   if (memory_mib == 0) {

@@ -35,8 +35,8 @@ struct VmRequestSpec {
   std::string name;
   std::optional<uint32_t> vcpus;       // unset: one
   std::optional<uint64_t> memory_mib;  // unset: the default
-  std::string image;        // absolute path or builtin:NAME
-  std::vector<int> cpu_affinity;  // empty: the daemon's policy
+  std::string image;                   // absolute path or builtin:NAME
+  std::vector<int> cpu_affinity;       // empty: the daemon's policy
 };
 
 class VmRegistry {

@@ -40,10 +40,9 @@ absl::Status CheckRequest(VmState state, VmRequest request) {
   if (state == rule.required) {
     return absl::OkStatus();
   }
-  return absl::FailedPreconditionError(absl::StrCat("cannot ", rule.verb, " a VM that is ",
-                                                    VmStateName(state), ": only a ",
-                                                    VmStateName(rule.required), " VM can be ",
-                                                    rule.done));
+  return absl::FailedPreconditionError(
+      absl::StrCat("cannot ", rule.verb, " a VM that is ", VmStateName(state), ": only a ",
+                   VmStateName(rule.required), " VM can be ", rule.done));
 }
 
 VmState StateAfter(VmRequest request) {

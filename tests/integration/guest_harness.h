@@ -29,8 +29,7 @@ std::string WaitForConsole(vmm::Vm& vm, const std::string& needle);
 vmm::VmState WaitForVmState(vmm::Vm& vm, vmm::VmState state);
 
 // The value of a uint64 guest global, found through the image's symbol table.
-absl::StatusOr<uint64_t> ReadGuestU64(vmm::Vm& vm, const std::string& symbol,
-                                      uint64_t index = 0);
+absl::StatusOr<uint64_t> ReadGuestU64(vmm::Vm& vm, const std::string& symbol, uint64_t index = 0);
 
 // Open fds and threads of this process, for leak checks.
 int CountOpenFds();

@@ -1,4 +1,6 @@
 // Every refusal a client can get from the registry, with its code and message.
+#include "daemon/vmm/vm_registry.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -7,7 +9,6 @@
 #include <fstream>
 
 #include "daemon/vmm/kvm.h"
-#include "daemon/vmm/vm_registry.h"
 #include "tests/integration/guest_harness.h"
 #include "tests/support/kvm_required.h"
 
@@ -27,8 +28,7 @@ class VmRegistryTest : public ::testing::Test {
     limits_.max_vcpus_per_vm = 32;
     limits_.max_memory_mib = 128;
     limits_.default_memory_mib = 16;
-    registry_ =
-        std::make_unique<vmm::VmRegistry>(*kvm_, vmm::ImageCatalog(GuestDir()), limits_);
+    registry_ = std::make_unique<vmm::VmRegistry>(*kvm_, vmm::ImageCatalog(GuestDir()), limits_);
   }
 
   static vmm::VmRequestSpec Spec(const std::string& name, const std::string& image) {
@@ -123,8 +123,7 @@ TEST_F(VmRegistryTest, RefusesImagesItCannotUse) {
                 "no built-in guest named 'nope'");
   ExpectRefused(Spec("i", "builtin:../hello"), absl::StatusCode::kInvalidArgument,
                 "no built-in guest named '../hello'");
-  ExpectRefused(Spec("i", "relative/guest.elf"), absl::StatusCode::kInvalidArgument,
-                "is relative");
+  ExpectRefused(Spec("i", "relative/guest.elf"), absl::StatusCode::kInvalidArgument, "is relative");
   ExpectRefused(Spec("i", "/nonexistent/guest.elf"), absl::StatusCode::kInvalidArgument,
                 "image '/nonexistent/guest.elf'");
   ExpectRefused(Spec("i", ""), absl::StatusCode::kInvalidArgument, "no image given");
@@ -135,8 +134,7 @@ TEST_F(VmRegistryTest, RefusesImagesItCannotUse) {
 TEST_F(VmRegistryTest, RefusesVmsBeyondTheLimit) {
   ASSERT_TRUE(registry_->Create(Spec("a", "builtin:hello")).ok());
   ASSERT_TRUE(registry_->Create(Spec("b", "builtin:hello")).ok());
-  ExpectRefused(Spec("c", "builtin:hello"), absl::StatusCode::kResourceExhausted,
-                "limit of 2 VMs");
+  ExpectRefused(Spec("c", "builtin:hello"), absl::StatusCode::kResourceExhausted, "limit of 2 VMs");
   ASSERT_TRUE(registry_->Delete("a").ok());
   EXPECT_TRUE(registry_->Create(Spec("c", "builtin:hello")).ok());
 }

@@ -24,8 +24,8 @@ class VmRunTest : public ::testing::Test {
     absl::StatusOr<vmm::Kvm> kvm = vmm::Kvm::Open();
     ASSERT_TRUE(kvm.ok()) << kvm.status();
     kvm_ = std::make_unique<vmm::Kvm>(*std::move(kvm));
-    registry_ = std::make_unique<vmm::VmRegistry>(*kvm_, vmm::ImageCatalog(GuestDir()),
-                                                  vmm::VmLimits{});
+    registry_ =
+        std::make_unique<vmm::VmRegistry>(*kvm_, vmm::ImageCatalog(GuestDir()), vmm::VmLimits{});
   }
 
   std::shared_ptr<vmm::Vm> StartGuest(const std::string& name, const std::string& guest,

@@ -14,15 +14,15 @@ bool RunningUnderCi();
 }  // namespace pvm::testing
 
 // Put at the top of a test (or SetUp) that runs guests on the real KVM.
-#define PVM_REQUIRE_KVM()                                                       \
-  do {                                                                          \
+#define PVM_REQUIRE_KVM()                                                      \
+  do {                                                                         \
     const std::string pvm_kvm_reason = ::pvm::testing::KvmUnavailableReason(); \
-    if (!pvm_kvm_reason.empty()) {                                              \
-      if (::pvm::testing::RunningUnderCi()) {                                   \
-        FAIL() << "CI=true but " << pvm_kvm_reason;                             \
-      }                                                                         \
-      GTEST_SKIP() << pvm_kvm_reason;                                           \
-    }                                                                           \
+    if (!pvm_kvm_reason.empty()) {                                             \
+      if (::pvm::testing::RunningUnderCi()) {                                  \
+        FAIL() << "CI=true but " << pvm_kvm_reason;                            \
+      }                                                                        \
+      GTEST_SKIP() << pvm_kvm_reason;                                          \
+    }                                                                          \
   } while (0)
 
 #endif  // PVMD_TESTS_SUPPORT_KVM_REQUIRED_H_

@@ -44,8 +44,8 @@ TEST(ModuleStatusTest, ADirectoryWithoutInitstateIsBuiltIn) {
   sysfs.AddModule("kvm_pvm", nullptr, {{"nx_huge_pages", "N"}, {"enable_pcid", "Y"}});
   const ModuleStatus status = DetectModule("kvm_pvm", sysfs.root());
   EXPECT_EQ(status.state, ModuleState::kBuiltin);
-  EXPECT_THAT(status.parameters, ::testing::ElementsAre(Pair("enable_pcid", "Y"),
-                                                        Pair("nx_huge_pages", "N")));
+  EXPECT_THAT(status.parameters,
+              ::testing::ElementsAre(Pair("enable_pcid", "Y"), Pair("nx_huge_pages", "N")));
   EXPECT_THAT(status.detail, HasSubstr("without initstate"));
 }
 
