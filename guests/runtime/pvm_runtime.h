@@ -42,6 +42,27 @@ unsigned pvm_cpl(void);
  * uses lies in the vCPU's own boot stack block (see pvm_boot_abi.h). */
 uint64_t pvm_vcpu_id(void);
 
+/* The register state at an exception, as the runtime's trap entry saved it,
+ * lowest address first: the general registers, the vector and error code (0
+ * where the CPU pushes none), then the CPU's own frame. */
+struct pvm_trap_frame {
+  uint64_t r15, r14, r13, r12, r11, r10, r9, r8;
+  uint64_t rbp, rdi, rsi, rdx, rcx, rbx, rax;
+  uint64_t vector, error_code;
+  uint64_t rip, cs, rflags, rsp, ss;
+};
+
+/* A guest program's own exception handler. It runs at CPL0 with interrupts off
+ * on the CPL0 stack; when it returns, the runtime restores the (possibly
+ * changed) frame and returns to frame->rip with IRETQ. */
+typedef void (*pvm_trap_handler)(struct pvm_trap_frame *frame);
+
+/* Installs fn for exception `vector` (0..31) on every vCPU; NULL restores the
+ * default (report the exception and halt the vCPU). The CPL3 service call keeps
+ * precedence over a #UD handler. CPL0 only; install before the vector can
+ * occur. */
+void pvm_set_trap_handler(unsigned vector, pvm_trap_handler fn);
+
 /* Console on PVM_CONSOLE_PORT, usable at CPL0 and CPL3. Each call holds the
  * console lock for its whole output, so lines from several vCPUs never
  * interleave as long as each line is printed by one call.

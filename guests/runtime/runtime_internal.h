@@ -27,16 +27,6 @@
  * same value at entry. */
 extern uint64_t pvm_mem_size;
 
-/* The register state a trap stub saves, lowest address first: the general
- * registers pushed by pvm_trap_common, the vector and error code pushed by the
- * stub (0 where the CPU pushes none), then the CPU's own frame. */
-struct pvm_trap_frame {
-  uint64_t r15, r14, r13, r12, r11, r10, r9, r8;
-  uint64_t rbp, rdi, rsi, rdx, rcx, rbx, rax;
-  uint64_t vector, error_code;
-  uint64_t rip, cs, rflags, rsp, ss;
-};
-
 /* entry.S */
 _Noreturn void pvm_halt_cpl0(void);
 _Noreturn void pvm_iret_to_user(pvm_user_fn fn, uint64_t vcpu_id,
@@ -55,7 +45,8 @@ void pvm_service_entry(void);
 /* cpu_tables.c */
 void pvm_cpu_tables_init(uint64_t vcpu_id);
 
-/* traps.c: called by pvm_trap_common; returns only for a service call */
+/* traps.c: called by pvm_trap_common; returns for a service call and after a
+ * guest program's own handler (pvm_set_trap_handler) */
 void pvm_trap(struct pvm_trap_frame *frame);
 
 /* service.c: runs the service a frame asks for (vector PVM_SERVICE_VECTOR),

@@ -62,7 +62,8 @@
         TRAP_ENTRY pvm_service_entry, PVM_SERVICE_VECTOR, 0
 
 /* Saves the general registers as struct pvm_trap_frame, calls pvm_trap(frame)
- * and, if it returns (a service call), restores them and returns with IRETQ.
+ * and, if it returns (a service call, or a guest program's own handler), restores
+ * them from the frame and returns with IRETQ.
  * The CPU aligned RSP to 16 before pushing its 5-word frame; with the 2 words of
  * the stub and 15 registers RSP is 16-aligned again at the call. */
         .type pvm_trap_common, @function
