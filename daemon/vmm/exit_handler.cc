@@ -102,9 +102,16 @@ ExitDecision HandleExit(uint32_t vcpu_id, VcpuFd& fd, ExitObserver& observer) {
   kvm_run& run = fd.run();
   switch (run.exit_reason) {
     case KVM_EXIT_IO:
-      return HandlePortIo(run, observer);
-    case KVM_EXIT_MMIO:
-      return HandleMmio(run);
+    case KVM_EXIT_MMIO: {
+      ExitDecision decision =
+          run.exit_reason == KVM_EXIT_IO ? HandlePortIo(run, observer) : HandleMmio(run);
+      if (decision.action == ExitAction::kContinue) {
+        if (std::optional<ExitDecision> debug = observer.OnInstructionExit(vcpu_id, fd)) {
+          return *std::move(debug);
+        }
+      }
+      return decision;
+    }
     case KVM_EXIT_HLT:
       return {ExitAction::kHalt, ""};
     case KVM_EXIT_INTR:

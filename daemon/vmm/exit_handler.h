@@ -31,6 +31,9 @@ class ExitObserver {
   // KVM_EXIT_DEBUG, and KVM_EXIT_INTERNAL_ERROR before it counts as a failure (an
   // INT3 in emulated code arrives as one). nullopt: not the debugger's exit.
   virtual std::optional<ExitDecision> OnDebugExit(uint32_t vcpu_id, VcpuFd& fd) = 0;
+  // After a port I/O or MMIO exit was handled: the instruction is complete, and a
+  // single-step trap KVM would have raised for it is not coming. nullopt: go on.
+  virtual std::optional<ExitDecision> OnInstructionExit(uint32_t vcpu_id, VcpuFd& fd) = 0;
   virtual void OnVcpuHalted(uint32_t vcpu_id) = 0;
   virtual void OnVcpuFailed(uint32_t vcpu_id, const std::string& reason) = 0;
 };

@@ -65,7 +65,8 @@ absl::Status Vcpu::StartThread(const std::vector<int>& cpus) {
 
 void Vcpu::Run() {
   std::unique_lock lock(mu_);
-  if (state_ == VcpuState::kHalted || state_ == VcpuState::kFailed || !thread_.joinable()) {
+  if (state_ == VcpuState::kHalted || state_ == VcpuState::kFailed || !thread_.joinable() ||
+      held_) {
     return;
   }
   want_run_ = true;
@@ -88,6 +89,25 @@ void Vcpu::RequestPark() {
     want_run_ = false;
   }
   Kick();
+}
+
+void Vcpu::Hold() {
+  {
+    std::lock_guard lock(mu_);
+    held_ = true;
+    want_run_ = false;
+  }
+  Kick();
+}
+
+void Vcpu::Release() {
+  std::lock_guard lock(mu_);
+  held_ = false;
+}
+
+bool Vcpu::held() const {
+  std::lock_guard lock(mu_);
+  return held_;
 }
 
 void Vcpu::WaitUntilParked() {

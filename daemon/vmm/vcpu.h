@@ -50,6 +50,11 @@ class Vcpu {
   void RequestPark();
   // Waits until the thread is parked, halted, failed or gone.
   void WaitUntilParked();
+  // Keeps the vCPU parked until Release(), whatever Run() asks: the debugger's stops.
+  // Safe from any thread, the vCPU's own included; does not wait.
+  void Hold();
+  void Release();
+  bool held() const;
   // Stops the thread for good and joins it. Idempotent.
   void Stop();
 
@@ -76,6 +81,7 @@ class Vcpu {
   std::condition_variable cv_;
   bool want_run_ = false;
   bool stop_ = false;
+  bool held_ = false;
   bool in_run_loop_ = false;  // the thread is between unpark and park
   uint64_t unparks_ = 0;      // times the thread left its park
   VcpuState state_ = VcpuState::kCreated;

@@ -155,6 +155,35 @@ absl::Status Vm::Resume() {
   return absl::OkStatus();
 }
 
+absl::Status Vm::WithAllParked(const std::function<absl::Status()>& fn) {
+  std::lock_guard control(control_mu_);
+  if (shut_down_) {
+    return absl::FailedPreconditionError(absl::StrCat("VM '", config_.name, "' is shut down"));
+  }
+  for (auto& vcpu : vcpus_) {
+    vcpu->RequestPark();
+  }
+  for (auto& vcpu : vcpus_) {
+    vcpu->WaitUntilParked();
+  }
+  absl::Status status = fn();
+  if (state() == VmState::kRunning) {
+    for (auto& vcpu : vcpus_) {
+      vcpu->Run();  // a held vCPU stays parked
+    }
+  }
+  return status;
+}
+
+DebugExitHook& Vm::DebugHook(const std::function<std::unique_ptr<DebugExitHook>()>& make) {
+  std::lock_guard control(control_mu_);
+  if (owned_debug_hook_ == nullptr) {
+    owned_debug_hook_ = make();
+    debug_hook_.store(owned_debug_hook_.get());
+  }
+  return *owned_debug_hook_;
+}
+
 void Vm::Shutdown() {
   std::lock_guard control(control_mu_);
   if (shut_down_) {
@@ -168,6 +197,9 @@ void Vm::Shutdown() {
     vcpu->Stop();
   }
   console_.Close();
+  if (owned_debug_hook_ != nullptr) {
+    owned_debug_hook_->OnVmShutdown();
+  }
   state_cv_.notify_all();
 }
 
@@ -217,16 +249,32 @@ std::optional<ExitDecision> Vm::OnDebugExit(uint32_t vcpu_id, VcpuFd& fd) {
   return hook->OnDebugExit(vcpu_id, fd);
 }
 
-void Vm::OnVcpuHalted(uint32_t /*vcpu_id*/) {
-  std::lock_guard lock(mu_);
-  ++halted_vcpus_;
-  if (halted_vcpus_ == config_.vcpus &&
-      (state_ == VmState::kRunning || state_ == VmState::kPaused)) {
-    SetStateLocked(VmState::kStopped);
+std::optional<ExitDecision> Vm::OnInstructionExit(uint32_t vcpu_id, VcpuFd& fd) {
+  DebugExitHook* hook = debug_hook_.load();
+  if (hook == nullptr) {
+    return std::nullopt;
+  }
+  return hook->OnInstructionExit(vcpu_id, fd);
+}
+
+void Vm::OnVcpuHalted(uint32_t vcpu_id) {
+  {
+    std::lock_guard lock(mu_);
+    ++halted_vcpus_;
+    if (halted_vcpus_ == config_.vcpus &&
+        (state_ == VmState::kRunning || state_ == VmState::kPaused)) {
+      SetStateLocked(VmState::kStopped);
+    }
+  }
+  if (DebugExitHook* hook = debug_hook_.load()) {
+    hook->OnVcpuEnded(vcpu_id);
   }
 }
 
 void Vm::OnVcpuFailed(uint32_t vcpu_id, const std::string& reason) {
+  if (DebugExitHook* hook = debug_hook_.load()) {
+    hook->OnVcpuEnded(vcpu_id);
+  }
   {
     std::lock_guard lock(mu_);
     if (state_ == VmState::kFailed) {

@@ -57,12 +57,19 @@ struct VmSnapshot {
   std::chrono::system_clock::time_point created_at;
 };
 
-// Where the debugger plugs in: KVM_EXIT_DEBUG and debug-related internal errors.
+// Where the debugger plugs in. The exit calls come on vCPU threads.
 class DebugExitHook {
  public:
   virtual ~DebugExitHook() = default;
-  // nullopt: not the debugger's exit (the VM treats it as a failure).
+  // KVM_EXIT_DEBUG and internal errors. nullopt: not the debugger's exit (the VM
+  // treats it as a failure).
   virtual std::optional<ExitDecision> OnDebugExit(uint32_t vcpu_id, VcpuFd& fd) = 0;
+  // After an I/O or MMIO exit completed an instruction. nullopt: carry on.
+  virtual std::optional<ExitDecision> OnInstructionExit(uint32_t vcpu_id, VcpuFd& fd) = 0;
+  // A vCPU halted or failed: it will not run again.
+  virtual void OnVcpuEnded(uint32_t vcpu_id) = 0;
+  // After every vCPU thread has stopped for good.
+  virtual void OnVmShutdown() = 0;
 };
 
 class Vm : private ExitObserver {
@@ -79,6 +86,10 @@ class Vm : private ExitObserver {
   // Returns once every vCPU is parked: the guest executes nothing until Resume().
   absl::Status Pause();
   absl::Status Resume();
+  // Parks every vCPU, runs fn on the caller's thread (vCPU fds may be used directly
+  // then), and lets the vCPUs run again if the VM is running, except those held
+  // (Vcpu::Hold). FAILED_PRECONDITION once the VM is shut down.
+  absl::Status WithAllParked(const std::function<absl::Status()>& fn);
   // Stops and joins every vCPU thread and closes the console. Idempotent; the VM
   // keeps its last state for display.
   void Shutdown();
@@ -95,13 +106,15 @@ class Vm : private ExitObserver {
   const GuestImage& image() const { return image_; }
   std::vector<std::unique_ptr<Vcpu>>& vcpus() { return vcpus_; }
 
-  // hook must outlive the VM or be reset to nullptr first.
-  void SetDebugExitHook(DebugExitHook* hook) { debug_hook_.store(hook); }
+  // The VM's debugger: made by `make` on the first call, owned by the VM, destroyed
+  // after the vCPU threads.
+  DebugExitHook& DebugHook(const std::function<std::unique_ptr<DebugExitHook>()>& make);
 
  private:
   // ExitObserver, on vCPU threads.
   void OnConsoleOutput(std::string_view bytes) override;
   std::optional<ExitDecision> OnDebugExit(uint32_t vcpu_id, VcpuFd& fd) override;
+  std::optional<ExitDecision> OnInstructionExit(uint32_t vcpu_id, VcpuFd& fd) override;
   void OnVcpuHalted(uint32_t vcpu_id) override;
   void OnVcpuFailed(uint32_t vcpu_id, const std::string& reason) override;
 
@@ -114,7 +127,8 @@ class Vm : private ExitObserver {
   GuestImage image_;
   ConsoleBuffer console_;
   std::vector<std::unique_ptr<Vcpu>> vcpus_;
-  std::atomic<DebugExitHook*> debug_hook_{nullptr};
+  std::unique_ptr<DebugExitHook> owned_debug_hook_;  // guarded by control_mu_
+  std::atomic<DebugExitHook*> debug_hook_{nullptr};  // what vCPU threads read
 
   // Serialises lifecycle requests; never taken on a vCPU thread.
   std::mutex control_mu_;
