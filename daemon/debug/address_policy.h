@@ -3,6 +3,7 @@
 #ifndef PVMD_DAEMON_DEBUG_ADDRESS_POLICY_H_
 #define PVMD_DAEMON_DEBUG_ADDRESS_POLICY_H_
 
+#include <array>
 #include <cstdint>
 #include <string>
 
@@ -27,8 +28,9 @@ std::string DescribeRule(const AddressPolicy& policy);
 absl::Status ValidateBreakpoint(const AddressPolicy& policy, const BreakpointSpec& spec, int slot,
                                 unsigned long* dr7_bits);
 
-// The DR7 the module would give the hardware for this requested DR7.
-uint64_t EffectiveDr7(const AddressPolicy& policy, uint64_t dr7, const uint64_t db[4]);
+// The DR7 the module would give the hardware for this requested DR7: GD cleared and
+// every slot whose address (or address + 7) the rule refuses dropped.
+uint64_t EffectiveDr7(const AddressPolicy& policy, uint64_t dr7, const std::array<uint64_t, 4>& db);
 
 }  // namespace pvm::debug
 

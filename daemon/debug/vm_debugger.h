@@ -70,7 +70,7 @@ class VmDebugger final : public vmm::DebugExitHook {
   // vmm::DebugExitHook, on vCPU threads.
   std::optional<vmm::ExitDecision> OnDebugExit(uint32_t vcpu_id, vmm::VcpuFd& fd) override;
   std::optional<vmm::ExitDecision> OnInstructionExit(uint32_t vcpu_id, vmm::VcpuFd& fd) override;
-  bool HoldsVcpu(uint32_t vcpu_id) const override;
+  void OnVcpuEnded(uint32_t vcpu_id) override;
   void OnVmShutdown() override;
 
  private:

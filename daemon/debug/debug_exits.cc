@@ -1,0 +1,287 @@
+// The exit side of VmDebugger: turns KVM debug exits into events, stops and the
+// step-over recipe. Runs on the vCPU's own thread; must not block or allocate on
+// the trace path.
+#include <linux/kvm.h>
+#include <time.h>
+
+#include "absl/strings/str_cat.h"
+#include "daemon/debug/vm_debugger_impl.h"
+#include "daemon/vmm/page_tables.h"
+
+namespace pvm::debug {
+namespace {
+
+constexpr vmm::ExitDecision kContinue{vmm::ExitAction::kContinue, ""};
+
+int64_t RealtimeNs() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+// kvm-pvm's emulator cannot execute INT3 and reports an emulation failure with
+// the instruction bytes instead of a #BP.
+bool IsInt3EmulationFailure(const kvm_run& run) {
+  return run.internal.suberror == KVM_INTERNAL_ERROR_EMULATION &&
+         (run.emulation_failure.flags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES) &&
+         run.emulation_failure.insn_size >= 1 && run.emulation_failure.insn_bytes[0] == kInt3;
+}
+
+}  // namespace
+
+uint64_t VmDebugger::Impl::Emit(uint32_t vcpu, EventKind kind, uint8_t vector, uint64_t rip,
+                                uint64_t dr6, const Breakpoint* bp, bool stopped) {
+  const VcpuDebug& v = *vcpus_[vcpu];
+  DebugEvent event;
+  event.timestamp_ns = RealtimeNs();
+  event.rip = rip;
+  event.dr6 = dr6;
+  event.dr7 = v.dr7;
+  event.vcpu = vcpu;
+  event.kind = kind;
+  event.vector = vector;
+  event.stopped = stopped;
+  if (bp != nullptr) {
+    event.breakpoint_id = bp->id;
+    if (kind == EventKind::kWatchpoint) {
+      // DR6 names the slot, not the byte: the watched range is what is known.
+      event.address = bp->spec.address;
+      event.has_address = true;
+    }
+  }
+  return events_->Append(event);
+}
+
+Breakpoint* VmDebugger::Impl::SoftwareBreakpointAt(uint64_t gva, uint32_t vcpu, vmm::VcpuFd& fd) {
+  // Compare by guest-physical address: the INT3 byte is what we patched.
+  absl::StatusOr<kvm_sregs> sregs = fd.GetSregs();
+  if (!sregs.ok()) {
+    return nullptr;
+  }
+  absl::StatusOr<vmm::Translation> t = vmm::TranslateGva(vm_.memory(), sregs->cr3, gva);
+  if (!t.ok()) {
+    return nullptr;
+  }
+  (void)vcpu;
+  for (auto& [id, bp] : breakpoints_) {
+    if (bp->spec.kind == BreakpointKind::kSoftware && bp->gpa == t->gpa) {
+      return bp.get();
+    }
+  }
+  return nullptr;
+}
+
+bool VmDebugger::Impl::Rearm(VcpuDebug& v, vmm::VcpuFd& fd) {
+  if (v.reinsert_id != 0) {
+    if (Breakpoint* bp = FindBreakpoint(v.reinsert_id)) {
+      const std::byte int3{kInt3};
+      if (!vm_.memory().Write(bp->gpa, std::span(&int3, 1)).ok()) {
+        return false;
+      }
+    }
+    v.reinsert_id = 0;
+  }
+  v.disarmed_slot = -1;
+  return ApplyGuestDebug(v, fd).ok();
+}
+
+std::optional<vmm::ExitDecision> VmDebugger::Impl::OnDebugExit(uint32_t vcpu, vmm::VcpuFd& fd) {
+  if (!enabled_ || vcpu >= vcpus_.size()) {
+    return std::nullopt;
+  }
+  const kvm_run& run = fd.run();
+  const uint64_t rip = run.s.regs.regs.rip;
+
+  if (run.exit_reason == KVM_EXIT_INTERNAL_ERROR) {
+    if (!IsInt3EmulationFailure(run)) {
+      return std::nullopt;
+    }
+    Breakpoint* bp = SoftwareBreakpointAt(rip, vcpu, fd);
+    if (bp == nullptr) {
+      return std::nullopt;  // the guest's own INT3: this host cannot run it
+    }
+    return OnBreakpointHit(vcpu, fd, *bp, EventKind::kSwBreakpoint, 3, rip, kDr6Reserved);
+  }
+  if (run.exit_reason != KVM_EXIT_DEBUG) {
+    return std::nullopt;
+  }
+
+  const kvm_debug_exit_arch& arch = run.debug.arch;
+  if (arch.exception == 3) {
+    // USE_SW_BP on hosts that deliver it: pc is the INT3's own address.
+    Breakpoint* bp = SoftwareBreakpointAt(arch.pc, vcpu, fd);
+    if (bp == nullptr) {
+      return std::nullopt;
+    }
+    if (rip != arch.pc) {
+      absl::StatusOr<kvm_regs> regs = fd.GetRegs();
+      if (!regs.ok()) {
+        return std::nullopt;
+      }
+      regs->rip = arch.pc;
+      if (!fd.SetRegs(*regs).ok()) {
+        return std::nullopt;
+      }
+    }
+    return OnBreakpointHit(vcpu, fd, *bp, EventKind::kSwBreakpoint, 3, arch.pc, arch.dr6);
+  }
+  if (arch.exception != 1) {
+    return std::nullopt;
+  }
+
+  VcpuDebug& v = *vcpus_[vcpu];
+  const uint64_t dr6 = arch.dr6;
+  // The instruction a step-over ran is done: arm its breakpoint again before
+  // anything else, so a hit reported below leaves it armed.
+  const bool step_trap = (dr6 & kDr6StepBit) != 0 && v.mode != VcpuDebug::Mode::kRun;
+  if (step_trap && !Rearm(v, fd)) {
+    return vmm::ExitDecision{vmm::ExitAction::kFail,
+                             absl::StrCat("vCPU ", vcpu, ": could not re-arm a breakpoint")};
+  }
+  for (int slot = 0; slot < 4; ++slot) {
+    Breakpoint* bp = slots_[slot];
+    if ((dr6 & (1u << slot)) == 0 || bp == nullptr) {
+      continue;
+    }
+    const bool exec = bp->spec.kind == BreakpointKind::kExec;
+    if (exec && rip != bp->spec.address) {
+      continue;  // a stale Bn from an earlier trap
+    }
+    return OnBreakpointHit(vcpu, fd, *bp, exec ? EventKind::kHwBreakpoint : EventKind::kWatchpoint,
+                           1, rip, dr6);
+  }
+  if (step_trap) {
+    return OnStepDone(vcpu, fd, rip, dr6);
+  }
+  return std::nullopt;
+}
+
+std::optional<vmm::ExitDecision> VmDebugger::Impl::OnInstructionExit(uint32_t vcpu,
+                                                                     vmm::VcpuFd& fd) {
+  if (vcpu >= vcpus_.size()) {
+    return std::nullopt;
+  }
+  VcpuDebug& v = *vcpus_[vcpu];
+  if (v.mode == VcpuDebug::Mode::kRun) {
+    return std::nullopt;
+  }
+  // KVM completed an I/O instruction in userspace and drops the single-step trap
+  // it owed: that instruction is the step.
+  if (!Rearm(v, fd)) {
+    return vmm::ExitDecision{vmm::ExitAction::kFail,
+                             absl::StrCat("vCPU ", vcpu, ": could not re-arm a breakpoint")};
+  }
+  std::optional<vmm::ExitDecision> decision =
+      OnStepDone(vcpu, fd, fd.run().s.regs.regs.rip, kDr6Reserved | kDr6StepBit);
+  if (decision && decision->action == vmm::ExitAction::kContinue) {
+    return std::nullopt;
+  }
+  return decision;
+}
+
+std::optional<vmm::ExitDecision> VmDebugger::Impl::OnStepDone(uint32_t vcpu, vmm::VcpuFd& fd,
+                                                              uint64_t rip, uint64_t dr6) {
+  VcpuDebug& v = *vcpus_[vcpu];
+  if (v.mode == VcpuDebug::Mode::kStepOver) {
+    v.mode = VcpuDebug::Mode::kRun;
+    if (!ApplyGuestDebug(v, fd).ok()) {
+      return vmm::ExitDecision{vmm::ExitAction::kFail,
+                               absl::StrCat("vCPU ", vcpu, ": could not end a step-over")};
+    }
+    return kContinue;
+  }
+  // A user step.
+  ++v.steps_done;
+  --v.steps_left;
+  const bool last = v.steps_left == 0;
+  const uint64_t sequence = Emit(vcpu, EventKind::kSingleStep, 1, rip, dr6, nullptr, last);
+  if (!last) {
+    return kContinue;
+  }
+  v.mode = VcpuDebug::Mode::kRun;
+  if (!ApplyGuestDebug(v, fd).ok()) {
+    return vmm::ExitDecision{vmm::ExitAction::kFail,
+                             absl::StrCat("vCPU ", vcpu, ": could not end single-stepping")};
+  }
+  return StopAll(vcpu, StopCause::kStep, 0, "single-step", rip, sequence);
+}
+
+std::optional<vmm::ExitDecision> VmDebugger::Impl::OnBreakpointHit(uint32_t vcpu, vmm::VcpuFd& fd,
+                                                                   Breakpoint& bp, EventKind kind,
+                                                                   uint8_t vector, uint64_t rip,
+                                                                   uint64_t dr6) {
+  VcpuDebug& v = *vcpus_[vcpu];
+  bp.hits.fetch_add(1, std::memory_order_relaxed);
+  const bool user_step = v.mode == VcpuDebug::Mode::kUserStep;
+  if (user_step) {
+    // A breakpoint cuts a step short; whatever the step had disarmed is armed again.
+    if (!Rearm(v, fd)) {
+      return vmm::ExitDecision{vmm::ExitAction::kFail,
+                               absl::StrCat("vCPU ", vcpu, ": could not re-arm a breakpoint")};
+    }
+    v.mode = VcpuDebug::Mode::kRun;
+    v.steps_left = 0;
+  }
+  const bool fault_like = kind != EventKind::kWatchpoint;  // RIP still at the instruction
+  const bool trace = !user_step && (mode_ == StopMode::kTrace || bp.spec.trace);
+  if (trace) {
+    Emit(vcpu, kind, vector, rip, dr6, &bp, /*stopped=*/false);
+    if (!fault_like) {
+      return kContinue;  // a watchpoint traps after the access: nothing to step over
+    }
+    // Step over the instruction under it once, then arm again (RF is ignored here).
+    v.mode = VcpuDebug::Mode::kStepOver;
+    if (bp.slot >= 0) {
+      v.disarmed_slot = bp.slot;
+    } else {
+      const std::byte original{bp.original};
+      if (!vm_.memory().Write(bp.gpa, std::span(&original, 1)).ok()) {
+        return std::nullopt;
+      }
+      v.reinsert_id = bp.id;
+    }
+    if (!ApplyGuestDebug(v, fd).ok()) {
+      return vmm::ExitDecision{
+          vmm::ExitAction::kFail,
+          absl::StrCat("vCPU ", vcpu, ": could not step over breakpoint ", bp.id)};
+    }
+    return kContinue;
+  }
+  const uint64_t sequence = Emit(vcpu, kind, vector, rip, dr6, &bp, /*stopped=*/true);
+  return StopAll(vcpu,
+                 kind == EventKind::kWatchpoint ? StopCause::kWatchpoint : StopCause::kBreakpoint,
+                 bp.id, absl::StrCat(EventKindName(kind), " ", bp.id), rip, sequence);
+}
+
+vmm::ExitDecision VmDebugger::Impl::StopAll(uint32_t vcpu, StopCause cause, uint32_t breakpoint_id,
+                                            std::string reason, uint64_t rip, uint64_t sequence) {
+  {
+    std::lock_guard lock(stop_mu_);
+    VcpuDebug& v = *vcpus_[vcpu];
+    v.stopped = true;
+    v.cause = cause;
+    v.breakpoint_id = breakpoint_id;
+    v.reason = std::move(reason);
+    v.rip = rip;
+    v.last_event = sequence;
+    for (uint32_t other = 0; other < vcpus_.size(); ++other) {
+      VcpuDebug& o = *vcpus_[other];
+      if (other != vcpu && !o.stopped && !o.ended) {
+        o.stopped = true;
+        o.cause = StopCause::kPeer;
+        o.breakpoint_id = 0;
+        o.reason = absl::StrCat("stopped with vCPU ", vcpu);
+        o.rip = 0;  // read when asked: it is still on its way to park
+      }
+    }
+  }
+  // Kicks only: a peer may be stopping itself at this very moment and waiting for
+  // nothing, so nobody waits here.
+  for (auto& other : vm_.vcpus()) {
+    other->Hold();
+  }
+  stop_cv_.notify_all();
+  return {vmm::ExitAction::kPark, ""};
+}
+
+}  // namespace pvm::debug

@@ -1,0 +1,163 @@
+// VmDebugger's state, shared by its control side (vm_debugger.cc, on API threads)
+// and its exit side (debug_exits.cc, on vCPU threads).
+//
+// Two rules keep this lock-light:
+// - The breakpoint table, the slots, `enabled_`, `mode_` and every VcpuDebug's
+//   resume plan change only inside Vm::WithAllParked, so vCPU threads (which run
+//   only outside it) read them without locks; the park handshake orders the two.
+// - A vCPU's resume plan (mode, steps, disarmed slot) is otherwise touched only by
+//   its own thread. Stop records are shared and guarded by stop_mu_, which is
+//   never held while waiting for a vCPU.
+#ifndef PVMD_DAEMON_DEBUG_VM_DEBUGGER_IMPL_H_
+#define PVMD_DAEMON_DEBUG_VM_DEBUGGER_IMPL_H_
+
+#include <linux/kvm.h>
+
+#include <array>
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "daemon/debug/address_policy.h"
+#include "daemon/debug/debug_event.h"
+#include "daemon/debug/debug_types.h"
+#include "daemon/debug/event_log.h"
+#include "daemon/debug/vm_debugger.h"
+#include "daemon/vmm/vm.h"
+
+namespace pvm::debug {
+
+inline constexpr uint64_t kDr6StepBit = 1u << 14;  // DR6.BS
+inline constexpr uint64_t kDr6Reserved = 0xffff0ff0;
+inline constexpr uint8_t kInt3 = 0xcc;
+
+struct Breakpoint {
+  uint32_t id = 0;
+  BreakpointSpec spec;
+  int slot = -1;          // hardware kinds
+  uint64_t dr7_bits = 0;  // hardware kinds: L_i, R/W_i, LEN_i
+  uint64_t gpa = 0;       // software: where the INT3 byte lives
+  uint8_t original = 0;   // software: the guest's byte under the INT3
+  std::string location;
+  std::atomic<uint64_t> hits{0};
+};
+
+enum class StopCause { kNone, kBreakpoint, kWatchpoint, kStep, kInterrupt, kPeer };
+
+struct VcpuDebug {
+  // What the vCPU does when it next runs. See the file comment for who writes it.
+  enum class Mode { kRun, kStepOver, kUserStep };
+  Mode mode = Mode::kRun;
+  uint32_t steps_left = 0;
+  uint32_t steps_done = 0;
+  int disarmed_slot = -1;        // armed again after the next instruction
+  uint32_t reinsert_id = 0;      // software breakpoint to re-patch after it
+  std::array<uint64_t, 4> db{};  // mirror of what KVM was given, for events
+  uint64_t dr7 = 0;
+
+  // Guarded by Impl::stop_mu_.
+  bool stopped = false;
+  StopCause cause = StopCause::kNone;
+  uint32_t breakpoint_id = 0;  // the breakpoint the vCPU stopped on, if any
+  std::string reason;
+  uint64_t rip = 0;
+  uint64_t last_event = 0;
+  bool ended = false;  // halted or failed
+};
+
+class VmDebugger::Impl {
+ public:
+  Impl(vmm::Vm& vm, AddressPolicy policy);
+
+  // ---- control side (vm_debugger.cc) ----
+  absl::Status SetEnabled(bool enabled, StopMode mode);
+  DebugStateInfo State() const;
+  absl::StatusOr<BreakpointInfo> AddBreakpoint(BreakpointSpec spec, const std::string& symbol);
+  absl::Status RemoveBreakpoint(uint32_t id);
+  absl::StatusOr<std::vector<BreakpointInfo>> ListBreakpoints() const;
+  absl::Status Continue();
+  absl::StatusOr<StepResult> Step(uint32_t vcpu, uint32_t count,
+                                  std::chrono::steady_clock::time_point deadline);
+  absl::Status Interrupt();
+  absl::StatusOr<kvm_regs> GetRegs(uint32_t vcpu);
+  absl::StatusOr<kvm_sregs> GetSregs(uint32_t vcpu);
+  absl::StatusOr<kvm_debugregs> GetDebugRegs(uint32_t vcpu);
+  absl::StatusOr<kvm_regs> SetRegs(uint32_t vcpu, const RegisterChange& change);
+  absl::StatusOr<std::vector<std::byte>> ReadMemory(AddressSpace space, uint64_t address,
+                                                    size_t length, uint32_t vcpu);
+  absl::Status WriteMemory(AddressSpace space, uint64_t address, const std::vector<std::byte>& data,
+                           uint32_t vcpu);
+  std::shared_ptr<EventLog> events() const { return events_; }
+  void OnVcpuEnded(uint32_t vcpu);
+  void OnVmShutdown();
+
+  // ---- exit side (debug_exits.cc), on the vCPU's own thread ----
+  std::optional<vmm::ExitDecision> OnDebugExit(uint32_t vcpu, vmm::VcpuFd& fd);
+  std::optional<vmm::ExitDecision> OnInstructionExit(uint32_t vcpu, vmm::VcpuFd& fd);
+
+ private:
+  // Exit side.
+  std::optional<vmm::ExitDecision> OnBreakpointHit(uint32_t vcpu, vmm::VcpuFd& fd, Breakpoint& bp,
+                                                   EventKind kind, uint8_t vector, uint64_t rip,
+                                                   uint64_t dr6);
+  std::optional<vmm::ExitDecision> OnStepDone(uint32_t vcpu, vmm::VcpuFd& fd, uint64_t rip,
+                                              uint64_t dr6);
+  vmm::ExitDecision StopAll(uint32_t vcpu, StopCause cause, uint32_t breakpoint_id,
+                            std::string reason, uint64_t rip, uint64_t sequence);
+  uint64_t Emit(uint32_t vcpu, EventKind kind, uint8_t vector, uint64_t rip, uint64_t dr6,
+                const Breakpoint* bp, bool stopped);
+  Breakpoint* SoftwareBreakpointAt(uint64_t gva, uint32_t vcpu, vmm::VcpuFd& fd);
+  // Re-arms what a step-over disarmed. Returns false if KVM refused.
+  bool Rearm(VcpuDebug& v, vmm::VcpuFd& fd);
+
+  // Both sides.
+  kvm_guest_debug GuestDebugFor(VcpuDebug& v) const;
+  absl::Status ApplyGuestDebug(uint32_t vcpu);  // vCPU parked or its own thread
+  absl::Status ApplyGuestDebug(VcpuDebug& v, vmm::VcpuFd& fd);
+  uint64_t RequestedDr7() const;
+  Breakpoint* FindBreakpoint(uint32_t id) const;
+
+  // Control side helpers; control_mu_ held.
+  absl::Status CheckEnabled() const;
+  absl::Status CheckVcpu(uint32_t vcpu) const;
+  // FAILED_PRECONDITION unless the vCPU is stopped by the debugger or the VM paused.
+  absl::Status CheckVcpuStopped(uint32_t vcpu) const;
+  // With all parked: arranges for a stopped vCPU to step over the breakpoint it
+  // stopped on (slot disarmed or byte restored, one single-step), if still there.
+  absl::Status PlanResume(uint32_t vcpu);
+  absl::StatusOr<uint64_t> Cr3Of(uint32_t vcpu);
+  absl::Status PatchInt3(Breakpoint& bp, uint32_t vcpu);
+  absl::Status RestoreByte(const Breakpoint& bp);
+  BreakpointInfo InfoOf(const Breakpoint& bp) const;
+  void ClearAllLocked();
+
+  vmm::Vm& vm_;
+  const AddressPolicy policy_;
+  const std::shared_ptr<EventLog> events_;
+
+  mutable std::mutex control_mu_;  // serialises control calls; not taken on vCPU threads
+  // Changed only with all vCPUs parked (see the file comment).
+  bool enabled_ = false;
+  StopMode mode_ = StopMode::kAllStop;
+  std::map<uint32_t, std::unique_ptr<Breakpoint>> breakpoints_;
+  std::array<Breakpoint*, 4> slots_{};
+  uint32_t next_id_ = 1;
+  std::vector<std::unique_ptr<VcpuDebug>> vcpus_;
+
+  mutable std::mutex stop_mu_;
+  std::condition_variable stop_cv_;
+  bool shut_down_ = false;  // guarded by stop_mu_
+  uint64_t clears_ = 0;     // guarded by stop_mu_: times debugging was disabled
+};
+
+}  // namespace pvm::debug
+
+#endif  // PVMD_DAEMON_DEBUG_VM_DEBUGGER_IMPL_H_

@@ -1,0 +1,101 @@
+// The debug engine against the real kvm-pvm, on guest code it emulates (CPL0):
+// exact RIPs, DR6 bits and event sequence numbers.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "daemon/debug/vm_debugger.h"
+#include "tests/integration/debug/debug_fixture.h"
+#include "tests/integration/guest_harness.h"
+
+namespace pvm::testing {
+namespace {
+
+using debug::BreakpointKind;
+using debug::EventKind;
+using ::testing::HasSubstr;
+
+constexpr uint64_t kDr6Bs = 1u << 14;
+
+TEST_F(DebugTest, ExecBreakpointOnASymbolStopsThereWithItsDr6Bit) {
+  CreateDebugged("kcounter");
+  const uint64_t loop = Symbol("kcounter_loop");
+  absl::StatusOr<debug::BreakpointInfo> bp =
+      debugger_->AddBreakpoint({BreakpointKind::kExec, 0, 1, false}, "kcounter_loop");
+  ASSERT_TRUE(bp.ok()) << bp.status();
+  EXPECT_EQ(bp->spec.address, loop);
+  EXPECT_EQ(bp->slot, 0);
+  EXPECT_EQ(bp->location, "kcounter_loop");
+  ASSERT_TRUE(vm_->Start().ok());
+
+  const debug::DebugEvent event = Event(1);
+  EXPECT_EQ(event.sequence, 1u);
+  EXPECT_EQ(event.kind, EventKind::kHwBreakpoint);
+  EXPECT_EQ(event.vector, 1);
+  EXPECT_EQ(event.rip, loop);
+  EXPECT_EQ(event.dr6 & 0xf, 1u) << std::hex << event.dr6;
+  EXPECT_EQ(event.breakpoint_id, bp->id);
+  EXPECT_EQ(event.dr7 & 0x3, 1u) << "L0 enabled in the DR7 in force";
+  EXPECT_TRUE(event.stopped);
+  WaitStopped({0});
+  EXPECT_EQ(Rip(0), loop);
+  debug::DebugStateInfo state = debugger_->State();
+  EXPECT_TRUE(state.vcpus[0].stopped);
+  EXPECT_EQ(state.vcpus[0].rip, loop);
+  EXPECT_TRUE(state.slots[0].in_use);
+  EXPECT_EQ(state.slots[0].address, loop);
+  EXPECT_EQ(state.last_event, 1u);
+}
+
+TEST_F(DebugTest, StepAdvancesOneInstructionAndReportsIt) {
+  CreateDebugged("kcounter");
+  const uint64_t loop = Symbol("kcounter_loop");
+  Add(BreakpointKind::kExec, loop);
+  ASSERT_TRUE(vm_->Start().ok());
+  Event(1);
+  WaitStopped({0});
+
+  absl::StatusOr<debug::StepResult> step =
+      debugger_->Step(0, 1, std::chrono::steady_clock::now() + kPatience);
+  ASSERT_TRUE(step.ok()) << step.status();
+  EXPECT_EQ(step->steps, 1u);
+  EXPECT_GT(step->rip, loop);
+  EXPECT_EQ(step->last_event, 2u);
+  const debug::DebugEvent event = Event(2);
+  EXPECT_EQ(event.kind, EventKind::kSingleStep);
+  EXPECT_EQ(event.rip, step->rip);
+  EXPECT_NE(event.dr6 & kDr6Bs, 0u);
+  EXPECT_TRUE(event.stopped);
+  EXPECT_EQ(Rip(0), step->rip);
+}
+
+TEST_F(DebugTest, ContinueRunsPastTheBreakpointWhichStaysArmed) {
+  CreateDebugged("kcounter");
+  Add(BreakpointKind::kExec, Symbol("kcounter_loop"));
+  ASSERT_TRUE(vm_->Start().ok());
+  Event(1);
+  WaitStopped({0});
+  ASSERT_TRUE(debugger_->Continue().ok());
+  // The loop prints once it has counted 2^14: the guest ran on past the breakpoint.
+  EXPECT_THAT(WaitForConsole(*vm_, "kcounter: 16384\n"), HasSubstr("kcounter: 16384\n"));
+  EXPECT_FALSE(debugger_->State().vcpus[0].stopped);
+  ASSERT_TRUE(debugger_->Interrupt().ok());
+  EXPECT_EQ(debugger_->events()->last_sequence(), 1u) << "kcounter_loop runs only once";
+}
+
+TEST_F(DebugTest, DebugCallsNeedDebuggingEnabled) {
+  CreateDebugged("kcounter");
+  ASSERT_TRUE(debugger_->SetEnabled(false, debug::StopMode::kAllStop).ok());
+  absl::StatusOr<debug::BreakpointInfo> bp =
+      debugger_->AddBreakpoint({BreakpointKind::kExec, Symbol("kcounter_loop"), 1, false}, "");
+  EXPECT_EQ(bp.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(bp.status().message(), HasSubstr("enable it first"));
+  EXPECT_EQ(debugger_->Continue().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(debugger_->Interrupt().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(debugger_->GetRegs(0).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(debugger_->ListBreakpoints().status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(debugger_->Step(0, 1, std::chrono::steady_clock::now()).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+}  // namespace
+}  // namespace pvm::testing

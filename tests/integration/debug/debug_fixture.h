@@ -1,0 +1,45 @@
+// A VM from a built-in guest with its debugger, and waits on its event log.
+#ifndef PVMD_TESTS_INTEGRATION_DEBUG_DEBUG_FIXTURE_H_
+#define PVMD_TESTS_INTEGRATION_DEBUG_DEBUG_FIXTURE_H_
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "daemon/debug/vm_debugger.h"
+#include "daemon/vmm/kvm.h"
+#include "daemon/vmm/vm_registry.h"
+
+namespace pvm::testing {
+
+class DebugTest : public ::testing::Test {
+ protected:
+  void SetUp() override;
+
+  // Creates (not starts) a VM of `guest` and enables debugging on it.
+  void CreateDebugged(const std::string& guest, uint32_t vcpus = 1,
+                      debug::StopMode mode = debug::StopMode::kAllStop,
+                      debug::AddressPolicy policy = {});
+  uint64_t Symbol(const std::string& name) const;
+  debug::BreakpointInfo Add(debug::BreakpointKind kind, uint64_t address, uint32_t length = 1,
+                            bool trace = false);
+  // Every event up to and including sequence `last`, waiting for them (bounded).
+  std::vector<debug::DebugEvent> EventsUpTo(uint64_t last);
+  debug::DebugEvent Event(uint64_t sequence);
+  // Waits until every vCPU in `ids` is stopped by the debugger.
+  void WaitStopped(const std::vector<uint32_t>& ids);
+  uint64_t Rip(uint32_t vcpu);
+  uint64_t ReadU64(const std::string& symbol, uint64_t index = 0);
+
+  std::unique_ptr<vmm::Kvm> kvm_;
+  std::unique_ptr<vmm::VmRegistry> registry_;
+  std::shared_ptr<vmm::Vm> vm_;
+  debug::VmDebugger* debugger_ = nullptr;
+};
+
+}  // namespace pvm::testing
+
+#endif  // PVMD_TESTS_INTEGRATION_DEBUG_DEBUG_FIXTURE_H_
