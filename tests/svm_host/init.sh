@@ -7,7 +7,7 @@
 /bin/busybox mount -t devtmpfs dev /dev
 # The first line shares the console line with the BIOS: start a new one.
 echo
-echo "svm_host: kernel $(uname -r), $(grep -c ^processor /proc/cpuinfo) cpus"
+echo "svm_host: kernel $(uname -r), $(grep -c ^processor /proc/cpuinfo) cpus, init at $(cut -d" " -f1 /proc/uptime) s"
 
 verdict() {
 	echo "svm_host: exit status $1"
