@@ -28,6 +28,7 @@ if [ ! -c /dev/kvm ]; then
 	verdict 125
 fi
 echo "svm_host: /dev/kvm ready after $(cut -d' ' -f1 /proc/uptime) s"
+dmesg | grep -E '(kvm|SVM):' | sed 's/^\[[ 0-9.]*\] /svm_host: dmesg: /'
 
 echo "svm_host: program start"
 cd /tmp

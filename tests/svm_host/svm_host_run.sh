@@ -67,7 +67,8 @@ kdir=$cache/linux-image-$KVER-$PKGVER
 mods="virt/lib/irqbypass drivers/crypto/ccp/ccp arch/x86/kvm/kvm arch/x86/kvm/kvm-amd"
 (
   flock 9
-  [[ -f $kdir/complete ]] && exit 0
+  # complete.2: the layout with vmlinux; an older cache is rebuilt.
+  [[ -f $kdir/complete.2 ]] && exit 0
   rm -rf "$kdir"
   dl=$(mktemp -d "$cache/dl.XXXXXX")
   trap 'rm -rf "$dl"' EXIT
@@ -123,7 +124,7 @@ if not pvh_entry(elf):
     sys.exit("svm_host: no PVH-bootable vmlinux in the bzImage; booting the bzImage")
 open(sys.argv[2], "wb").write(elf)
 PY
-  touch "$dl/out/complete"
+  touch "$dl/out/complete.2"
   mv "$dl/out" "$kdir"
 ) 9>"$cache/.lock" || fail "could not get linux-image-$KVER=$PKGVER"
 
