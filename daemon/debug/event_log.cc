@@ -40,7 +40,8 @@ uint32_t* FutexWord(std::atomic<uint32_t>* word) {
 
 // Sleeps while *word == expected, until woken or the (CLOCK_MONOTONIC, which is what
 // steady_clock reads on Linux) deadline. Spurious returns are fine: callers re-check.
-void FutexWait(std::atomic<uint32_t>* word, uint32_t expected,
+// Returns true when a FUTEX_WAKE woke this thread.
+bool FutexWait(std::atomic<uint32_t>* word, uint32_t expected,
                std::chrono::steady_clock::time_point deadline) {
   timespec ts{};
   const timespec* timeout = nullptr;
@@ -54,8 +55,12 @@ void FutexWait(std::atomic<uint32_t>* word, uint32_t expected,
   }
   // FUTEX_WAIT_BITSET takes an absolute deadline, so retries after EINTR need no
   // recomputation.
-  syscall(SYS_futex, FutexWord(word), FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, expected, timeout,
-          nullptr, FUTEX_BITSET_MATCH_ANY);
+  return syscall(SYS_futex, FutexWord(word), FUTEX_WAIT_BITSET | FUTEX_PRIVATE_FLAG, expected,
+                 timeout, nullptr, FUTEX_BITSET_MATCH_ANY) == 0;
+}
+
+void FutexWake(std::atomic<uint32_t>* word, int count) {
+  syscall(SYS_futex, FutexWord(word), FUTEX_WAKE_PRIVATE, count, nullptr, nullptr, 0);
 }
 
 }  // namespace
@@ -94,11 +99,16 @@ uint64_t EventLog::Append(const DebugEvent& event) {
   for (size_t i = 0; i < kPayloadWords; ++i) {
     slot.words[i].store(words[i + 1], std::memory_order_release);
   }
-  // seq_cst, paired with the waiter's seq_cst increment of waiters_ and load of the
-  // stamp: either the waiter sees this event or this producer sees the waiter.
+  // seq_cst, paired with the reader's seq_cst store of sleeping_ and load of the stamp:
+  // either the reader sees this event or this producer sees the reader's flag. The plain
+  // load first keeps the flag's cache line shared while nobody sleeps.
   slot.stamp.store(Published(sequence), std::memory_order_seq_cst);
-  if (waiters_.load(std::memory_order_seq_cst) != 0) {
-    WakeAll();
+  if (sleeping_.load(std::memory_order_seq_cst) &&
+      sleeping_.exchange(false, std::memory_order_seq_cst)) {
+    // One reader only: waking every sleeping subscriber costs the kernel time per
+    // thread, which the reader woken here pays instead of the vCPU thread.
+    pass_wake_on_.store(true, std::memory_order_seq_cst);
+    Wake(1);
   }
   return sequence;
 }
@@ -109,14 +119,14 @@ uint64_t EventLog::oldest_retained() const { return Start(0, last_sequence()); }
 
 void EventLog::Close() {
   closed_.store(true, std::memory_order_seq_cst);
-  WakeAll();
+  Wake(INT_MAX);
 }
 
 bool EventLog::closed() const { return closed_.load(std::memory_order_acquire); }
 
-void EventLog::WakeAll() const {
+void EventLog::Wake(int count) {
   epoch_.fetch_add(1, std::memory_order_seq_cst);
-  syscall(SYS_futex, FutexWord(&epoch_), FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr, 0);
+  FutexWake(&epoch_, count);
 }
 
 uint64_t EventLog::Start(uint64_t cursor, uint64_t last) const {
@@ -204,26 +214,29 @@ EventLog::Batch EventLog::Read(uint64_t* cursor, std::span<DebugEvent> out) cons
 
 bool EventLog::WaitForEvents(uint64_t cursor,
                              std::chrono::steady_clock::time_point deadline) const {
-  // Registered before checking, so a producer publishing after the check sees us and
-  // wakes us (seq_cst on both sides).
-  waiters_.fetch_add(1, std::memory_order_seq_cst);
-  bool ready = false;
   for (;;) {
+    // The epoch is read before the flag is raised: a producer that takes the flag down
+    // after that bumps the epoch after this read, so the futex wait below cannot sleep
+    // through its wake, even when the flag it took down was raised by another reader.
     const uint32_t epoch = epoch_.load(std::memory_order_seq_cst);
+    sleeping_.store(true, std::memory_order_seq_cst);
     const uint64_t last = last_sequence();
     const uint64_t next = Start(cursor, last);
     if (closed_.load(std::memory_order_seq_cst) ||
         (last >= capacity_ && next <= last - capacity_) || Inspect(next) != SlotState::kPending) {
-      ready = true;
-      break;
+      return true;
     }
     if (std::chrono::steady_clock::now() >= deadline) {
-      break;
+      return false;
     }
-    FutexWait(&epoch_, epoch, deadline);
+    // A producer wakes a single reader (see Append), which passes the wake on to the
+    // rest. Only that one: readers woken by the pass would otherwise keep waking each
+    // other as they go back to sleep.
+    if (FutexWait(&epoch_, epoch, deadline) &&
+        pass_wake_on_.exchange(false, std::memory_order_seq_cst)) {
+      FutexWake(&epoch_, INT_MAX);
+    }
   }
-  waiters_.fetch_sub(1, std::memory_order_relaxed);
-  return ready;
 }
 
 }  // namespace pvm::debug

@@ -94,16 +94,22 @@ class EventLog {
   // First sequence a reader at `cursor` should look at, given the newest sequence `last`
   // (resolves cursor 0).
   uint64_t Start(uint64_t cursor, uint64_t last) const;
-  void WakeAll() const;
+  // Bumps the epoch and wakes up to `count` sleeping readers.
+  void Wake(int count);
 
   const size_t capacity_;
   const uint64_t mask_;
   std::unique_ptr<Slot[]> slots_;
   alignas(64) std::atomic<uint64_t> next_{1};  // next sequence to hand out
-  // Waiting: readers sleep on a futex on `epoch_`; producers bump it and wake only when
-  // `waiters_` says someone sleeps, so an append costs no syscall when nobody waits.
+  // Waiting: readers sleep on a futex on `epoch_`. A reader about to sleep raises
+  // `sleeping_`; the first producer to see it raised takes it down, bumps the epoch and
+  // wakes one reader, who wakes the others. So an append costs no syscall unless a
+  // reader went to sleep since the last wake, and never more than one, however many
+  // readers there are.
   alignas(64) mutable std::atomic<uint32_t> epoch_{0};
-  mutable std::atomic<uint32_t> waiters_{0};
+  mutable std::atomic<bool> sleeping_{false};
+  // Raised with each producer wake; the reader it woke takes it down and wakes the rest.
+  mutable std::atomic<bool> pass_wake_on_{false};
   std::atomic<bool> closed_{false};
 };
 

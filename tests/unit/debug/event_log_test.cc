@@ -4,12 +4,16 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/types.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cstddef>
 #include <cstring>
+#include <fstream>
 #include <functional>
 #include <latch>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -25,6 +29,24 @@ std::chrono::steady_clock::time_point Far() {
 }
 std::chrono::steady_clock::time_point Past() {
   return std::chrono::steady_clock::now() - std::chrono::seconds(1);
+}
+
+// Waits until thread `tid` sleeps in the kernel. Callers start the thread so that its
+// only way to sleep is the futex inside WaitForEvents, so this tells "blocked waiting"
+// apart from "not there yet" without guessing a duration.
+void WaitUntilAsleep(pid_t tid) {
+  const std::string path = "/proc/self/task/" + std::to_string(tid) + "/stat";
+  for (;;) {
+    std::ifstream stat(path);
+    std::string line;
+    std::getline(stat, line);
+    // "tid (comm) S ...": the state follows the last ')'.
+    const size_t paren = line.rfind(')');
+    if (paren != std::string::npos && paren + 2 < line.size() && line[paren + 2] == 'S') {
+      return;
+    }
+    std::this_thread::yield();
+  }
 }
 
 // Every field derived from (producer, index), so a reader can tell a torn copy (words
@@ -269,13 +291,17 @@ TEST(EventLogTest, SinceInTheFutureWaitsForThatSequence) {
   EXPECT_FALSE(log.WaitForEvents(cursor, Past()));
   EXPECT_EQ(log.Read(&cursor, out).count, 0u);
 
-  std::latch waiting(1);
+  std::atomic<pid_t> tid{0};
   std::atomic<bool> woke{false};
   std::thread waiter([&] {
-    waiting.count_down();
+    tid = gettid();
     woke = log.WaitForEvents(25, Far());
   });
-  waiting.wait();
+  while (tid.load() == 0) {
+    std::this_thread::yield();
+  }
+  WaitUntilAsleep(tid.load());
+  EXPECT_FALSE(woke);
   EXPECT_EQ(log.Append(MakeEvent(0, 24)), 25u);
   waiter.join();
   EXPECT_TRUE(woke);
@@ -318,13 +344,16 @@ TEST(EventLogTest, WaitForEventsRespectsADeadlineInThePast) {
 
 TEST(EventLogTest, CloseWakesAWaiterWithAFarDeadline) {
   EventLog log(8);
-  std::latch waiting(1);
+  std::atomic<pid_t> tid{0};
   std::atomic<bool> woke{false};
   std::thread waiter([&] {
-    waiting.count_down();
+    tid = gettid();
     woke = log.WaitForEvents(1, Far());
   });
-  waiting.wait();
+  while (tid.load() == 0) {
+    std::this_thread::yield();
+  }
+  WaitUntilAsleep(tid.load());
   log.Close();
   waiter.join();  // hangs (and the ctest timeout fails the test) if Close did not wake it
   EXPECT_TRUE(woke);
@@ -334,6 +363,46 @@ TEST(EventLogTest, CloseWakesAWaiterWithAFarDeadline) {
   const EventLog::Batch batch = log.Read(&cursor, out);
   EXPECT_EQ(batch.count, 0u);
   EXPECT_TRUE(batch.closed);
+}
+
+// A producer wakes one sleeper, which passes the wake on (see Append): every sleeping
+// subscriber must still wake for one event, round after round.
+TEST(EventLogTest, OneAppendWakesEverySleepingSubscriber) {
+  constexpr int kSubscribers = 4;
+  constexpr uint64_t kRounds = 3;
+  EventLog log(8);
+  std::vector<std::atomic<pid_t>> tids(kSubscribers);
+  std::vector<std::atomic<uint64_t>> woken_for(kSubscribers);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kSubscribers; ++i) {
+    threads.emplace_back([&, i] {
+      tids[i] = gettid();
+      for (uint64_t round = 1; round <= kRounds; ++round) {
+        if (!log.WaitForEvents(round, Far())) {
+          return;
+        }
+        woken_for[i] = round;
+      }
+    });
+  }
+  for (uint64_t round = 1; round <= kRounds; ++round) {
+    for (int i = 0; i < kSubscribers; ++i) {
+      while (tids[i].load() == 0 || woken_for[i].load() != round - 1) {
+        std::this_thread::yield();
+      }
+      WaitUntilAsleep(tids[i].load());
+    }
+    EXPECT_EQ(log.Append(MakeEvent(0, static_cast<uint32_t>(round))), round);
+    // Hangs (and the ctest timeout fails the test) if any sleeper missed the wake.
+    for (int i = 0; i < kSubscribers; ++i) {
+      while (woken_for[i].load() != round) {
+        std::this_thread::yield();
+      }
+    }
+  }
+  for (std::thread& t : threads) {
+    t.join();
+  }
 }
 
 TEST(EventLogTest, CloseStillDeliversWhatIsBufferedThenReportsClosed) {
