@@ -107,7 +107,6 @@ uint64_t EventLog::Append(const DebugEvent& event) {
       sleeping_.exchange(false, std::memory_order_seq_cst)) {
     // One reader only: waking every sleeping subscriber costs the kernel time per
     // thread, which the reader woken here pays instead of the vCPU thread.
-    pass_wake_on_.store(true, std::memory_order_seq_cst);
     Wake(1);
   }
   return sequence;
@@ -229,12 +228,16 @@ bool EventLog::WaitForEvents(uint64_t cursor,
     if (std::chrono::steady_clock::now() >= deadline) {
       return false;
     }
-    // A producer wakes a single reader (see Append), which passes the wake on to the
-    // rest. Only that one: readers woken by the pass would otherwise keep waking each
-    // other as they go back to sleep.
-    if (FutexWait(&epoch_, epoch, deadline) &&
-        pass_wake_on_.exchange(false, std::memory_order_seq_cst)) {
-      FutexWake(&epoch_, INT_MAX);
+    if (FutexWait(&epoch_, epoch, deadline)) {
+      // A producer wakes a single reader (see Append), which passes the wake on to the
+      // rest: once per epoch, by the first reader woken that finds the epoch moved on.
+      // Its wake comes after the epoch changed, so it reaches everyone who went to sleep
+      // on an older one; readers it wakes that slept on the new epoch pass nothing on,
+      // or woken readers would keep waking each other.
+      const uint32_t now = epoch_.load(std::memory_order_seq_cst);
+      if (now != epoch && chained_epoch_.exchange(now, std::memory_order_seq_cst) != now) {
+        FutexWake(&epoch_, INT_MAX);
+      }
     }
   }
 }

@@ -108,8 +108,8 @@ class EventLog {
   // readers there are.
   alignas(64) mutable std::atomic<uint32_t> epoch_{0};
   mutable std::atomic<bool> sleeping_{false};
-  // Raised with each producer wake; the reader it woke takes it down and wakes the rest.
-  mutable std::atomic<bool> pass_wake_on_{false};
+  // The last epoch whose wake a reader passed on to the other sleepers.
+  mutable std::atomic<uint32_t> chained_epoch_{0};
   std::atomic<bool> closed_{false};
 };
 
