@@ -77,8 +77,10 @@ void Vcpu::Run() {
   cv_.notify_all();
   // The generation, not the state: the vCPU may run and park again (a debug stop)
   // before this thread looks.
+  // A Hold() or RequestPark() from another thread may take the run back before
+  // the thread wakes; then there is nothing to wait for.
   cv_.wait(lock, [&] {
-    return unparks_ != unparks || stop_ || state_ == VcpuState::kHalted ||
+    return unparks_ != unparks || stop_ || !want_run_ || state_ == VcpuState::kHalted ||
            state_ == VcpuState::kFailed;
   });
 }
@@ -88,6 +90,7 @@ void Vcpu::RequestPark() {
     std::lock_guard lock(mu_);
     want_run_ = false;
   }
+  cv_.notify_all();  // a Run() waiting for the thread to start stops waiting
   Kick();
 }
 
@@ -97,6 +100,7 @@ void Vcpu::Hold() {
     held_ = true;
     want_run_ = false;
   }
+  cv_.notify_all();  // a Run() waiting for the thread to start stops waiting
   Kick();
 }
 
