@@ -99,3 +99,33 @@ TEST_F(DebugTest, DebugCallsNeedDebuggingEnabled) {
 
 }  // namespace
 }  // namespace pvm::testing
+
+namespace pvm::testing {
+namespace {
+
+constexpr char kSelfdebugConsole[] = "selfdebug: int3 3/3, dr0 2/2, tf 5/5\nselfdebug: done\n";
+
+// selfdebug uses INT3, its own DR0 breakpoint and TF, and checks every trap it
+// gets: with the debugger attached but off, the VM behaves as if none existed.
+TEST_F(DebugTest, WithDebuggingOffTheGuestsOwnInt3Dr0AndTfWork) {
+  CreateDebugged("selfdebug", 2);
+  ASSERT_TRUE(debugger_->SetEnabled(false, debug::StopMode::kAllStop).ok());
+  ASSERT_TRUE(vm_->Start().ok());
+  ASSERT_EQ(WaitForVmState(*vm_, vmm::VmState::kStopped), vmm::VmState::kStopped)
+      << vm_->Snapshot().failure;
+  EXPECT_EQ(vm_->console().ReadFrom(0).data, kSelfdebugConsole);
+  EXPECT_EQ(debugger_->events()->last_sequence(), 0u);
+}
+
+// With debugging on but no breakpoint of ours, the guest's own traps still reach it.
+TEST_F(DebugTest, WithDebuggingOnAndNoBreakpointsTheGuestsOwnTrapsStillReachIt) {
+  CreateDebugged("selfdebug", 1);
+  ASSERT_TRUE(vm_->Start().ok());
+  ASSERT_EQ(WaitForVmState(*vm_, vmm::VmState::kStopped), vmm::VmState::kStopped)
+      << vm_->Snapshot().failure;
+  EXPECT_EQ(vm_->console().ReadFrom(0).data, kSelfdebugConsole);
+  EXPECT_EQ(debugger_->events()->last_sequence(), 0u);
+}
+
+}  // namespace
+}  // namespace pvm::testing

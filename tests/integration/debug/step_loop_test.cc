@@ -1,0 +1,442 @@
+// The debug engine on the stepping loop of guests/step_loop.inc, whose every
+// instruction has a symbol: exact RIPs, DR6 bits, counters and sequence numbers.
+// kstep (CPL0) gives real debug exits on kvm-pvm; ustep (CPL3, native) does only
+// on hosts whose module supports guest debugging (the SVM host of tests/svm_host).
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <array>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "daemon/debug/vm_debugger.h"
+#include "tests/integration/debug/debug_fixture.h"
+#include "tests/integration/guest_harness.h"
+
+namespace pvm::testing {
+namespace {
+
+using debug::BreakpointKind;
+using debug::EventKind;
+using ::testing::HasSubstr;
+
+constexpr uint64_t kDr6Bs = 1u << 14;
+
+struct LoopGuest {
+  const char* guest;  // kstep or ustep
+  const char* p;      // instruction symbol prefix
+  const char* w;      // watch site prefix
+  bool native;
+};
+
+class StepLoopTest : public DebugTest, public ::testing::WithParamInterface<LoopGuest> {
+ protected:
+  void SetUp() override {
+    DebugTest::SetUp();
+    if (IsSkipped() || HasFatalFailure()) {
+      return;
+    }
+    if (GetParam().native && ModuleRunsNativeCodeWithoutDebugExits()) {
+      GTEST_SKIP() << "kvm-pvm here gives no debug exits for natively running code "
+                      "(DESIGN.md); tests/svm_host runs this on a host that does";
+    }
+  }
+
+  static bool ModuleRunsNativeCodeWithoutDebugExits() {
+    return access("/sys/module/kvm_pvm", F_OK) == 0;
+  }
+
+  void Create(uint32_t vcpus = 1, debug::StopMode mode = debug::StopMode::kAllStop,
+              debug::AddressPolicy policy = {}) {
+    CreateDebugged(GetParam().guest, vcpus, mode, policy);
+  }
+  std::string P(const std::string& suffix) const { return absl::StrCat(GetParam().p, suffix); }
+  std::string W(const std::string& suffix) const { return absl::StrCat(GetParam().w, suffix); }
+  uint64_t Sym(const std::string& suffix) { return Symbol(P(suffix)); }
+  uint64_t Counter(uint32_t vcpu) { return ReadU64(P("_counters"), vcpu * 8); }
+  std::vector<std::byte> RawBytes(uint64_t gpa, size_t n) {
+    std::vector<std::byte> bytes(n);
+    EXPECT_TRUE(vm_->memory().Read(gpa, bytes).ok());
+    return bytes;
+  }
+  void Start() { ASSERT_TRUE(vm_->Start().ok()); }
+  debug::StepResult StepOk(uint32_t vcpu, uint32_t count) {
+    absl::StatusOr<debug::StepResult> step =
+        debugger_->Step(vcpu, count, std::chrono::steady_clock::now() + kPatience);
+    EXPECT_TRUE(step.ok()) << step.status();
+    return step.ok() ? *step : debug::StepResult{};
+  }
+};
+
+TEST_P(StepLoopTest, ContinueFromABreakpointExecutesTheInstructionOnce) {
+  Create();
+  const auto bp = Add(BreakpointKind::kExec, Sym("_inc"));
+  Start();
+  for (uint64_t hit = 1; hit <= 5; ++hit) {
+    const debug::DebugEvent event = Event(hit);
+    EXPECT_EQ(event.kind, EventKind::kHwBreakpoint);
+    EXPECT_EQ(event.rip, Sym("_inc"));
+    EXPECT_EQ(event.dr6 & 0xf, 1u);
+    EXPECT_EQ(event.breakpoint_id, bp.id);
+    WaitStopped({0});
+    // Stopped before the increment of pass `hit`: it has run hit - 1 times.
+    EXPECT_EQ(Counter(0), hit - 1) << "hit " << hit;
+    ASSERT_TRUE(debugger_->Continue().ok());
+  }
+}
+
+TEST_P(StepLoopTest, StepNAdvancesExactlyNInstructions) {
+  Create();
+  Add(BreakpointKind::kExec, Sym("_i0"));
+  Start();
+  Event(1);
+  WaitStopped({0});
+  EXPECT_EQ(Rip(0), Sym("_i0"));
+
+  const debug::StepResult step = StepOk(0, 7);
+  EXPECT_EQ(step.steps, 7u);
+  EXPECT_EQ(step.rip, Sym("_i7"));
+  EXPECT_EQ(step.last_event, 8u);
+  EXPECT_EQ(Rip(0), Sym("_i7"));
+  const std::vector<debug::DebugEvent> events = EventsUpTo(8);
+  ASSERT_EQ(events.size(), 8u);
+  for (int i = 1; i <= 7; ++i) {
+    const debug::DebugEvent& e = events[i];
+    EXPECT_EQ(e.sequence, static_cast<uint64_t>(i + 1));
+    EXPECT_EQ(e.kind, EventKind::kSingleStep);
+    EXPECT_EQ(e.rip, Sym(absl::StrCat("_i", i))) << "step " << i;
+    EXPECT_NE(e.dr6 & kDr6Bs, 0u);
+    EXPECT_EQ(e.stopped, i == 7);
+  }
+  // One more step runs the increment, once.
+  const uint64_t before = Counter(0);
+  EXPECT_EQ(StepOk(0, 1).rip, Sym("_inc"));
+  EXPECT_EQ(StepOk(0, 1).rip, Sym("_inc") + 3);
+  EXPECT_EQ(Counter(0), before + 1);
+}
+
+TEST_P(StepLoopTest, SoftwareBreakpointStopsThereAndRemovalRestoresTheCode) {
+  Create();
+  const uint64_t target = Sym("_i3");
+  const uint64_t gpa = target;  // the boot tables identity-map guest memory
+  const std::vector<std::byte> original = RawBytes(gpa, 16);
+  const auto bp = Add(BreakpointKind::kSoftware, target);
+  EXPECT_EQ(bp.slot, -1);
+  EXPECT_EQ(RawBytes(gpa, 1)[0], std::byte{0xcc});
+  // Reads show the guest's code, not the INT3.
+  absl::StatusOr<std::vector<std::byte>> seen =
+      debugger_->ReadMemory(debug::AddressSpace::kVirtual, target, 16, 0);
+  ASSERT_TRUE(seen.ok()) << seen.status();
+  EXPECT_EQ(*seen, original);
+  Start();
+
+  const debug::DebugEvent event = Event(1);
+  EXPECT_EQ(event.kind, EventKind::kSwBreakpoint);
+  EXPECT_EQ(event.vector, 3);
+  EXPECT_EQ(event.rip, target);
+  EXPECT_EQ(event.breakpoint_id, bp.id);
+  WaitStopped({0});
+  EXPECT_EQ(Rip(0), target);
+
+  ASSERT_TRUE(debugger_->RemoveBreakpoint(bp.id).ok());
+  EXPECT_EQ(RawBytes(gpa, 16), original);
+  const uint64_t before = Counter(0);
+  ASSERT_TRUE(debugger_->Continue().ok());
+  // Still runs: the loop counts on, and nothing stops it again.
+  while (Counter(0) < before + 1000) {
+    std::this_thread::yield();
+  }
+  EXPECT_EQ(debugger_->events()->last_sequence(), 1u);
+}
+
+TEST_P(StepLoopTest, ContinueOverASoftwareBreakpointExecutesItOnceAndReinsertsIt) {
+  Create();
+  const auto bp = Add(BreakpointKind::kSoftware, Sym("_inc"));
+  Start();
+  for (uint64_t hit = 1; hit <= 4; ++hit) {
+    const debug::DebugEvent event = Event(hit);
+    EXPECT_EQ(event.kind, EventKind::kSwBreakpoint);
+    EXPECT_EQ(event.rip, Sym("_inc"));
+    WaitStopped({0});
+    EXPECT_EQ(Counter(0), hit - 1);
+    EXPECT_EQ(RawBytes(Sym("_inc"), 1)[0], std::byte{0xcc}) << "re-inserted after the step";
+    ASSERT_TRUE(debugger_->Continue().ok());
+  }
+  EXPECT_EQ(debugger_->ListBreakpoints()->at(0).hits,
+            4u + (debugger_->events()->last_sequence() > 4));
+  (void)bp;
+}
+
+TEST_P(StepLoopTest, StepFromASoftwareBreakpointRunsTheOriginalInstruction) {
+  Create();
+  Add(BreakpointKind::kSoftware, Sym("_i2"));
+  Start();
+  Event(1);
+  WaitStopped({0});
+  const debug::StepResult step = StepOk(0, 2);
+  EXPECT_EQ(step.rip, Sym("_i4"));
+  EXPECT_EQ(RawBytes(Sym("_i2"), 1)[0], std::byte{0xcc});
+}
+
+TEST_P(StepLoopTest, AllStopStopsEveryVcpuAndContinueRestartsThemAll) {
+  constexpr uint32_t kVcpus = 4;
+  Create(kVcpus);
+  const auto bp = Add(BreakpointKind::kExec, Sym("_inc"));
+  Start();
+  const debug::DebugEvent first = Event(1);
+  WaitStopped({0, 1, 2, 3});
+  debug::DebugStateInfo state = debugger_->State();
+  for (const auto& v : state.vcpus) {
+    EXPECT_TRUE(v.stopped) << "vCPU " << v.id;
+  }
+  EXPECT_EQ(state.vcpus[first.vcpu].reason, absl::StrCat("hw-breakpoint ", bp.id));
+  // Nothing runs: every counter stays put across two reads.
+  std::array<uint64_t, kVcpus> frozen{};
+  for (uint32_t i = 0; i < kVcpus; ++i) {
+    frozen[i] = Counter(i);
+  }
+  for (uint32_t i = 0; i < kVcpus; ++i) {
+    EXPECT_EQ(Counter(i), frozen[i]);
+  }
+
+  ASSERT_TRUE(debugger_->RemoveBreakpoint(bp.id).ok());
+  ASSERT_TRUE(debugger_->Continue().ok());
+  for (uint32_t i = 0; i < kVcpus; ++i) {
+    while (Counter(i) <= frozen[i] + 10) {
+      std::this_thread::yield();
+    }
+  }
+  for (const auto& v : debugger_->State().vcpus) {
+    EXPECT_FALSE(v.stopped) << "vCPU " << v.id;
+  }
+}
+
+TEST_P(StepLoopTest, BreakpointOnEveryVcpuReportsEachAndResumesEachOnce) {
+  constexpr uint32_t kVcpus = 2;
+  Create(kVcpus);
+  Add(BreakpointKind::kExec, Sym("_inc"));
+  Start();
+  // Several rounds of all-stop: whichever vCPUs hit, each hit is one event, and
+  // a vCPU's counter equals its hits so far (stopped before the increment).
+  std::array<uint64_t, kVcpus> hits{};
+  uint64_t seen = 0;
+  for (int round = 0; round < 6; ++round) {
+    const debug::DebugEvent event = Event(seen + 1);
+    WaitStopped({0, 1});
+    for (const debug::DebugEvent& e : EventsUpTo(debugger_->events()->last_sequence())) {
+      if (e.sequence > seen) {
+        ++hits[e.vcpu];
+        seen = e.sequence;
+        EXPECT_EQ(e.rip, Sym("_inc"));
+      }
+    }
+    const debug::DebugStateInfo state = debugger_->State();
+    for (uint32_t i = 0; i < kVcpus; ++i) {
+      const debug::VcpuDebugInfo& v = state.vcpus[i];
+      if (v.reason.starts_with("hw-breakpoint")) {
+        EXPECT_EQ(Counter(i) + 1, hits[i]) << "vCPU " << i << " round " << round;
+      }
+    }
+    (void)event;
+    ASSERT_TRUE(debugger_->Continue().ok());
+  }
+}
+
+TEST_P(StepLoopTest, TraceModeStreamsEventsWhileTheGuestRuns) {
+  Create(1, debug::StopMode::kTrace);
+  Add(BreakpointKind::kExec, Sym("_inc"));
+  Start();
+  const std::vector<debug::DebugEvent> events = EventsUpTo(200);
+  ASSERT_EQ(events.size(), 200u);
+  for (size_t i = 0; i < events.size(); ++i) {
+    EXPECT_EQ(events[i].sequence, i + 1);
+    EXPECT_EQ(events[i].rip, Sym("_inc"));
+    EXPECT_FALSE(events[i].stopped);
+  }
+  EXPECT_FALSE(debugger_->State().vcpus[0].stopped);
+  ASSERT_TRUE(debugger_->Interrupt().ok());
+  // Each pass reported once and incremented once: no event lost, no instruction
+  // skipped or repeated. The interrupt may land between an event and its increment.
+  const uint64_t reported = debugger_->events()->last_sequence();
+  const uint64_t counted = Counter(0);
+  EXPECT_TRUE(counted == reported || counted + 1 == reported)
+      << "counter " << counted << ", events " << reported;
+}
+
+TEST_P(StepLoopTest, TraceBreakpointInAllStopModeDoesNotStop) {
+  Create();
+  Add(BreakpointKind::kSoftware, Sym("_i5"), 1, /*trace=*/true);
+  Start();
+  const std::vector<debug::DebugEvent> events = EventsUpTo(50);
+  ASSERT_EQ(events.size(), 50u);
+  EXPECT_EQ(events.back().kind, EventKind::kSwBreakpoint);
+  EXPECT_FALSE(events.back().stopped);
+  EXPECT_FALSE(debugger_->State().vcpus[0].stopped);
+}
+
+TEST_P(StepLoopTest, DisablingDebugResumesAStoppedVmAndRemovesEveryBreakpoint) {
+  Create();
+  const uint64_t inc = Sym("_inc");
+  const std::vector<std::byte> original = RawBytes(inc, 1);
+  Add(BreakpointKind::kSoftware, inc);
+  Add(BreakpointKind::kExec, Sym("_i1"));
+  Start();
+  Event(1);
+  WaitStopped({0});
+  const uint64_t before = Counter(0);
+  ASSERT_TRUE(debugger_->SetEnabled(false, debug::StopMode::kAllStop).ok());
+  EXPECT_EQ(RawBytes(inc, 1), original);
+  while (Counter(0) < before + 1000) {
+    std::this_thread::yield();
+  }
+  const debug::DebugStateInfo state = debugger_->State();
+  EXPECT_FALSE(state.enabled);
+  EXPECT_FALSE(state.vcpus[0].stopped);
+  EXPECT_EQ(state.requested_dr7, 0u);
+  EXPECT_EQ(vm_->state(), vmm::VmState::kRunning);
+}
+
+TEST_P(StepLoopTest, RegistersAndMemoryOfAStoppedVcpu) {
+  Create();
+  Add(BreakpointKind::kExec, Sym("_i3"));
+  Start();
+  Event(1);
+  WaitStopped({0});
+  absl::StatusOr<kvm_regs> regs = debugger_->GetRegs(0);
+  ASSERT_TRUE(regs.ok()) << regs.status();
+  EXPECT_EQ(regs->rip, Sym("_i3"));
+  EXPECT_EQ(regs->r13, 0u);  // vCPU id, by the loop's register contract
+  EXPECT_EQ(regs->r14, 1u);  // first pass
+
+  // Set RAX; i3 copies it to RCX.
+  debug::RegisterChange change;
+  change.values[0] = 0x5a5a5a5a;
+  ASSERT_TRUE(debugger_->SetRegs(0, change).ok());
+  StepOk(0, 1);
+  EXPECT_EQ(debugger_->GetRegs(0)->rcx, 0x5a5a5a5au);
+
+  absl::StatusOr<kvm_sregs> sregs = debugger_->GetSregs(0);
+  ASSERT_TRUE(sregs.ok());
+  EXPECT_EQ(sregs->cs.dpl, GetParam().native ? 3 : 0);
+  EXPECT_TRUE(debugger_->GetDebugRegs(0).ok());
+
+  // Physical and virtual reads agree (identity map), and writes land.
+  const uint64_t counter = Symbol(P("_counters"));
+  absl::StatusOr<std::vector<std::byte>> phys =
+      debugger_->ReadMemory(debug::AddressSpace::kPhysical, counter, 8, 0);
+  absl::StatusOr<std::vector<std::byte>> virt =
+      debugger_->ReadMemory(debug::AddressSpace::kVirtual, counter, 8, 0);
+  ASSERT_TRUE(phys.ok() && virt.ok());
+  EXPECT_EQ(*phys, *virt);
+  const std::vector<std::byte> seven = {std::byte{7}, {}, {}, {}, {}, {}, {}, {}};
+  ASSERT_TRUE(debugger_->WriteMemory(debug::AddressSpace::kVirtual, counter, seven, 0).ok());
+  EXPECT_EQ(Counter(0), 7u);
+}
+
+TEST_P(StepLoopTest, RegistersOfARunningVcpuAreRefused) {
+  Create(1, debug::StopMode::kTrace);
+  Start();
+  absl::StatusOr<kvm_regs> regs = debugger_->GetRegs(0);
+  EXPECT_EQ(regs.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(regs.status().message(), HasSubstr("interrupt it"));
+  EXPECT_EQ(debugger_->Step(0, 1, std::chrono::steady_clock::now() + kPatience).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(debugger_->Interrupt().ok());
+  EXPECT_TRUE(debugger_->GetRegs(0).ok());
+  EXPECT_EQ(debugger_->State().vcpus[0].reason, "interrupted");
+  ASSERT_TRUE(debugger_->Continue().ok());
+  EXPECT_EQ(debugger_->Continue().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_P(StepLoopTest, WriteWatchpointFiresAfterTheWriteWithTheNewValueInMemory) {
+  if (ModuleRunsNativeCodeWithoutDebugExits()) {
+    GTEST_SKIP() << "kvm-pvm never fires data breakpoints (DESIGN.md); tests/svm_host runs this";
+  }
+  Create();
+  const uint64_t watched = Symbol("watched_value");
+  const auto bp = Add(BreakpointKind::kWrite, watched, 8);
+  Start();
+  for (uint64_t hit = 1; hit <= 3; ++hit) {
+    const debug::DebugEvent event = Event(hit);
+    EXPECT_EQ(event.kind, EventKind::kWatchpoint);
+    EXPECT_EQ(event.rip, Symbol(W("_after_store")));
+    EXPECT_EQ(event.dr6 & 0xf, 1u);
+    EXPECT_TRUE(event.has_address);
+    EXPECT_EQ(event.address, watched);
+    EXPECT_EQ(event.breakpoint_id, bp.id);
+    WaitStopped({0});
+    // The store wrote the loop count of this pass: pass `hit`.
+    EXPECT_EQ(ReadU64("watched_value"), hit);
+    ASSERT_TRUE(debugger_->Continue().ok());
+  }
+}
+
+TEST_P(StepLoopTest, ReadWriteWatchpointFiresOnTheRead) {
+  if (ModuleRunsNativeCodeWithoutDebugExits()) {
+    GTEST_SKIP() << "kvm-pvm never fires data breakpoints (DESIGN.md); tests/svm_host runs this";
+  }
+  Create();
+  const uint64_t watched = Symbol("watched_value");
+  Add(BreakpointKind::kReadWrite, watched, 8);
+  Start();
+  EXPECT_EQ(Event(1).rip, Symbol(W("_after_store")));
+  WaitStopped({0});
+  ASSERT_TRUE(debugger_->Continue().ok());
+  EXPECT_EQ(Event(2).rip, Symbol(W("_after_load")));
+}
+
+TEST_P(StepLoopTest, InvalidBreakpointsAreRefusedWithTheReason) {
+  Create();
+  const uint64_t watched = Symbol("watched_value");
+  auto add = [&](BreakpointKind kind, uint64_t address, uint32_t length) {
+    return debugger_->AddBreakpoint({kind, address, length, false}, "").status();
+  };
+  absl::Status misaligned = add(BreakpointKind::kWrite, watched + 2, 4);
+  EXPECT_EQ(misaligned.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(misaligned.message(), HasSubstr("align"));
+  EXPECT_EQ(add(BreakpointKind::kWrite, watched, 3).code(), absl::StatusCode::kInvalidArgument);
+  absl::Status exec8 = add(BreakpointKind::kExec, watched, 8);
+  EXPECT_EQ(exec8.code(), absl::StatusCode::kInvalidArgument);
+  absl::Status noncanonical = add(BreakpointKind::kExec, 0x0000800000000000, 1);
+  EXPECT_EQ(noncanonical.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(noncanonical.message(), HasSubstr("canonical"));
+  absl::Status unknown =
+      debugger_->AddBreakpoint({BreakpointKind::kExec, 0, 1, false}, "no_such_symbol").status();
+  EXPECT_EQ(unknown.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(unknown.message(), HasSubstr("no_such_symbol"));
+  absl::Status unmapped = add(BreakpointKind::kSoftware, 0x7f0000000000, 1);
+  EXPECT_EQ(unmapped.code(), absl::StatusCode::kInvalidArgument);
+
+  for (int i = 0; i < 4; ++i) {
+    Add(BreakpointKind::kExec, Sym(absl::StrCat("_i", i)));
+  }
+  absl::Status fifth = add(BreakpointKind::kExec, Sym("_i4"), 1);
+  EXPECT_EQ(fifth.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(fifth.message(), HasSubstr("four hardware"));
+  // Software breakpoints take no slot.
+  EXPECT_TRUE(add(BreakpointKind::kSoftware, Sym("_i4"), 1).ok());
+  EXPECT_EQ(add(BreakpointKind::kSoftware, Sym("_i4"), 1).code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(debugger_->RemoveBreakpoint(999).code(), absl::StatusCode::kNotFound);
+}
+
+TEST_P(StepLoopTest, AddressesTheModuleWouldDropAreRefused) {
+  debug::AddressPolicy policy;
+  policy.rule = PVM_VA_RULE_POSITIVE_OR_RANGES;
+  policy.ranges = {0xffffffff80000000, 0xffffffffc0000000, 0, 0};
+  Create(1, debug::StopMode::kAllStop, policy);
+  absl::Status host_half =
+      debugger_->AddBreakpoint({BreakpointKind::kExec, 0xffff888000000000, 1, false}, "").status();
+  EXPECT_EQ(host_half.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(host_half.message(), HasSubstr("drop"));
+  EXPECT_TRUE(
+      debugger_->AddBreakpoint({BreakpointKind::kExec, 0xffffffff80001000, 1, false}, "").ok());
+  EXPECT_THAT(debugger_->State().address_rule, HasSubstr("drops breakpoints"));
+}
+
+INSTANTIATE_TEST_SUITE_P(Paths, StepLoopTest,
+                         ::testing::Values(LoopGuest{"kstep", "kstep", "kwatch", false},
+                                           LoopGuest{"ustep", "ustep", "uwatch", true}),
+                         [](const auto& info) { return std::string(info.param.guest); });
+
+}  // namespace
+}  // namespace pvm::testing
