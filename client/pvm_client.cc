@@ -17,6 +17,12 @@ v1::VmRef MakeVmRef(absl::string_view name) {
   return ref;
 }
 
+v1::DebugRef MakeDebugRef(absl::string_view name) {
+  v1::DebugRef ref;
+  ref.set_name(std::string(name));
+  return ref;
+}
+
 }  // namespace
 
 PvmClient::PvmClient(std::shared_ptr<grpc::ChannelInterface> channel, absl::Duration rpc_timeout,
@@ -24,6 +30,7 @@ PvmClient::PvmClient(std::shared_ptr<grpc::ChannelInterface> channel, absl::Dura
     : channel_(channel),
       host_stub_(v1::HostService::NewStub(channel)),
       vm_stub_(v1::VmService::NewStub(channel)),
+      debug_stub_(v1::DebugService::NewStub(channel)),
       rpc_timeout_(rpc_timeout),
       stop_(std::move(stop)) {}
 
@@ -117,6 +124,27 @@ absl::Status PvmClient::DeleteVm(absl::string_view name) {
       .status();
 }
 
+template <typename Message, typename Handler>
+absl::Status PvmClient::ReadStream(grpc::ClientContext& context,
+                                   grpc::ClientReader<Message>& reader, Handler on_message) {
+  absl::Status handler_status;
+  Message message;
+  while (reader.Read(&message)) {
+    handler_status = on_message(message);
+    if (!handler_status.ok()) {
+      context.TryCancel();
+      break;
+    }
+  }
+  const grpc::Status status = reader.Finish();
+  if (!handler_status.ok()) return handler_status;
+  // The caller asked to stop: for a stream that is the normal end, not a failure.
+  if (status.error_code() == grpc::StatusCode::CANCELLED && stop_.stop_requested()) {
+    return absl::OkStatus();
+  }
+  return TranslateError(status);
+}
+
 absl::Status PvmClient::StreamConsole(absl::string_view name, bool follow,
                                       ConsoleChunkHandler on_chunk) {
   grpc::ClientContext context;
@@ -128,23 +156,114 @@ absl::Status PvmClient::StreamConsole(absl::string_view name, bool follow,
   request.set_follow(follow);
   std::unique_ptr<grpc::ClientReader<v1::ConsoleChunk>> reader =
       vm_stub_->StreamConsole(&context, request);
+  return ReadStream(context, *reader, on_chunk);
+}
 
-  absl::Status handler_status;
-  v1::ConsoleChunk chunk;
-  while (reader->Read(&chunk)) {
-    handler_status = on_chunk(chunk);
-    if (!handler_status.ok()) {
-      context.TryCancel();
-      break;
-    }
-  }
-  const grpc::Status status = reader->Finish();
-  if (!handler_status.ok()) return handler_status;
-  // The caller asked to stop: for a stream that is the normal end, not a failure.
-  if (status.error_code() == grpc::StatusCode::CANCELLED && stop_.stop_requested()) {
-    return absl::OkStatus();
-  }
-  return TranslateError(status);
+absl::StatusOr<v1::DebugState> PvmClient::SetGuestDebug(const v1::SetGuestDebugRequest& request) {
+  return CallUnary<v1::DebugState>(
+      [this, &request](grpc::ClientContext* context, v1::DebugState* response) {
+        return debug_stub_->SetGuestDebug(context, request, response);
+      });
+}
+
+absl::StatusOr<v1::DebugState> PvmClient::GetDebugState(absl::string_view name) {
+  const v1::DebugRef ref = MakeDebugRef(name);
+  return CallUnary<v1::DebugState>(
+      [this, &ref](grpc::ClientContext* context, v1::DebugState* response) {
+        return debug_stub_->GetDebugState(context, ref, response);
+      });
+}
+
+absl::StatusOr<v1::Breakpoint> PvmClient::AddBreakpoint(const v1::AddBreakpointRequest& request) {
+  return CallUnary<v1::Breakpoint>(
+      [this, &request](grpc::ClientContext* context, v1::Breakpoint* response) {
+        return debug_stub_->AddBreakpoint(context, request, response);
+      });
+}
+
+absl::Status PvmClient::RemoveBreakpoint(absl::string_view name, uint32_t id) {
+  v1::RemoveBreakpointRequest request;
+  request.set_name(std::string(name));
+  request.set_id(id);
+  return CallUnary<v1::RemoveBreakpointResponse>(
+             [this, &request](grpc::ClientContext* context,
+                              v1::RemoveBreakpointResponse* response) {
+               return debug_stub_->RemoveBreakpoint(context, request, response);
+             })
+      .status();
+}
+
+absl::StatusOr<v1::ListBreakpointsResponse> PvmClient::ListBreakpoints(absl::string_view name) {
+  const v1::DebugRef ref = MakeDebugRef(name);
+  return CallUnary<v1::ListBreakpointsResponse>(
+      [this, &ref](grpc::ClientContext* context, v1::ListBreakpointsResponse* response) {
+        return debug_stub_->ListBreakpoints(context, ref, response);
+      });
+}
+
+absl::StatusOr<v1::DebugState> PvmClient::Continue(absl::string_view name) {
+  const v1::DebugRef ref = MakeDebugRef(name);
+  return CallUnary<v1::DebugState>(
+      [this, &ref](grpc::ClientContext* context, v1::DebugState* response) {
+        return debug_stub_->Continue(context, ref, response);
+      });
+}
+
+absl::StatusOr<v1::StepResponse> PvmClient::Step(const v1::StepRequest& request) {
+  return CallUnary<v1::StepResponse>(
+      [this, &request](grpc::ClientContext* context, v1::StepResponse* response) {
+        return debug_stub_->Step(context, request, response);
+      });
+}
+
+absl::StatusOr<v1::DebugState> PvmClient::Interrupt(absl::string_view name) {
+  const v1::DebugRef ref = MakeDebugRef(name);
+  return CallUnary<v1::DebugState>(
+      [this, &ref](grpc::ClientContext* context, v1::DebugState* response) {
+        return debug_stub_->Interrupt(context, ref, response);
+      });
+}
+
+absl::StatusOr<v1::Registers> PvmClient::GetRegisters(absl::string_view name, uint32_t vcpu) {
+  v1::GetRegistersRequest request;
+  request.set_name(std::string(name));
+  request.set_vcpu(vcpu);
+  return CallUnary<v1::Registers>(
+      [this, &request](grpc::ClientContext* context, v1::Registers* response) {
+        return debug_stub_->GetRegisters(context, request, response);
+      });
+}
+
+absl::StatusOr<v1::Registers> PvmClient::SetRegisters(const v1::SetRegistersRequest& request) {
+  return CallUnary<v1::Registers>(
+      [this, &request](grpc::ClientContext* context, v1::Registers* response) {
+        return debug_stub_->SetRegisters(context, request, response);
+      });
+}
+
+absl::StatusOr<v1::MemoryData> PvmClient::ReadMemory(const v1::ReadMemoryRequest& request) {
+  return CallUnary<v1::MemoryData>(
+      [this, &request](grpc::ClientContext* context, v1::MemoryData* response) {
+        return debug_stub_->ReadMemory(context, request, response);
+      });
+}
+
+absl::Status PvmClient::WriteMemory(const v1::WriteMemoryRequest& request) {
+  return CallUnary<v1::WriteMemoryResponse>(
+             [this, &request](grpc::ClientContext* context, v1::WriteMemoryResponse* response) {
+               return debug_stub_->WriteMemory(context, request, response);
+             })
+      .status();
+}
+
+absl::Status PvmClient::StreamEvents(const v1::StreamEventsRequest& request,
+                                     EventBatchHandler on_batch) {
+  grpc::ClientContext context;
+  if (!request.follow()) SetDeadline(context);
+  std::stop_callback cancel_on_stop(stop_, [&context] { context.TryCancel(); });
+  std::unique_ptr<grpc::ClientReader<v1::EventBatch>> reader =
+      debug_stub_->StreamEvents(&context, request);
+  return ReadStream(context, *reader, on_batch);
 }
 
 }  // namespace pvm::client

@@ -1,4 +1,5 @@
-// A small synchronous client of pvmd's API (pvm.v1.HostService and VmService):
+// A small synchronous client of pvmd's API (pvm.v1 HostService, VmService and
+// DebugService):
 // one method per RPC, absl::Status results, a deadline on every unary call, and
 // cancellation of in-flight calls through a std::stop_token.
 #ifndef PVMD_CLIENT_PVM_CLIENT_H_
@@ -15,6 +16,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "client/channel.h"
+#include "pvm/v1/debug.grpc.pb.h"
 #include "pvm/v1/host.grpc.pb.h"
 #include "pvm/v1/vm.grpc.pb.h"
 
@@ -27,6 +29,8 @@ class PvmClient {
  public:
   // Called for each console chunk in order; an error stops the stream and is returned.
   using ConsoleChunkHandler = absl::FunctionRef<absl::Status(const v1::ConsoleChunk&)>;
+  // Called for each event batch in order; an error stops the stream and is returned.
+  using EventBatchHandler = absl::FunctionRef<absl::Status(const v1::EventBatch&)>;
 
   // `stop`: once requested, calls in flight and calls made later end with CANCELLED
   // (pvmctl requests it on SIGINT).
@@ -52,9 +56,30 @@ class PvmClient {
   // Without `follow` the rpc_timeout applies; a follower waits as long as it takes.
   absl::Status StreamConsole(absl::string_view name, bool follow, ConsoleChunkHandler on_chunk);
 
+  // pvm.v1.DebugService, one method per RPC.
+  absl::StatusOr<v1::DebugState> SetGuestDebug(const v1::SetGuestDebugRequest& request);
+  absl::StatusOr<v1::DebugState> GetDebugState(absl::string_view name);
+  absl::StatusOr<v1::Breakpoint> AddBreakpoint(const v1::AddBreakpointRequest& request);
+  absl::Status RemoveBreakpoint(absl::string_view name, uint32_t id);
+  absl::StatusOr<v1::ListBreakpointsResponse> ListBreakpoints(absl::string_view name);
+  absl::StatusOr<v1::DebugState> Continue(absl::string_view name);
+  absl::StatusOr<v1::StepResponse> Step(const v1::StepRequest& request);
+  absl::StatusOr<v1::DebugState> Interrupt(absl::string_view name);
+  absl::StatusOr<v1::Registers> GetRegisters(absl::string_view name, uint32_t vcpu);
+  absl::StatusOr<v1::Registers> SetRegisters(const v1::SetRegistersRequest& request);
+  absl::StatusOr<v1::MemoryData> ReadMemory(const v1::ReadMemoryRequest& request);
+  absl::Status WriteMemory(const v1::WriteMemoryRequest& request);
+
+  // The debug events of a VM, in batches; ends like StreamConsole: OK when the
+  // server ends the stream or when `stop` is requested.
+  absl::Status StreamEvents(const v1::StreamEventsRequest& request, EventBatchHandler on_batch);
+
  private:
   template <typename Response, typename Call>
   absl::StatusOr<Response> CallUnary(Call call);
+  template <typename Message, typename Handler>
+  absl::Status ReadStream(grpc::ClientContext& context, grpc::ClientReader<Message>& reader,
+                          Handler on_message);
 
   void SetDeadline(grpc::ClientContext& context) const;
   absl::Status TranslateError(const grpc::Status& status) const;
@@ -62,6 +87,7 @@ class PvmClient {
   std::shared_ptr<grpc::ChannelInterface> channel_;
   std::unique_ptr<v1::HostService::Stub> host_stub_;
   std::unique_ptr<v1::VmService::Stub> vm_stub_;
+  std::unique_ptr<v1::DebugService::Stub> debug_stub_;
   absl::Duration rpc_timeout_;
   std::stop_token stop_;
 };
