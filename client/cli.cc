@@ -64,6 +64,7 @@ CommandLine::CommandLine(const EnvLookup& env)
 
   AddHostCommands(app_, action_);
   AddVmCommands(app_, action_);
+  AddDebugCommands(app_, action_);
 }
 
 std::optional<int> CommandLine::Parse(int argc, const char* const argv[], std::ostream& out,

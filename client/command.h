@@ -1,5 +1,5 @@
 // What every pvmctl command group shares: how a parsed command runs, and how it
-// prints its result. A group (cmd_host.cc, cmd_vm.cc, later cmd_debug.cc) adds its
+// prints its result. A group (cmd_host.cc, cmd_vm.cc, cmd_debug.cc) adds its
 // subcommands to the CLI11 app; the subcommand that argv selects stores its action.
 #ifndef PVMD_CLIENT_COMMAND_H_
 #define PVMD_CLIENT_COMMAND_H_
@@ -36,6 +36,7 @@ void PrintResult(CommandContext& context, absl::FunctionRef<std::string()> text,
 // Command groups. `selected` outlives `parent` and receives the selected action.
 void AddHostCommands(CLI::App& parent, CommandAction& selected);
 void AddVmCommands(CLI::App& parent, CommandAction& selected);
+void AddDebugCommands(CLI::App& parent, CommandAction& selected);
 
 }  // namespace pvm::ctl
 

@@ -4,6 +4,7 @@
 #define PVMD_CLIENT_ENUM_NAMES_H_
 
 #include "absl/strings/string_view.h"
+#include "pvm/v1/debug.pb.h"
 #include "pvm/v1/host.pb.h"
 #include "pvm/v1/vm.pb.h"
 
@@ -15,6 +16,14 @@ absl::string_view VmStateName(v1::VmState state);
 
 // "builtin", "loaded", "absent", "load_failed"; "unspecified", "unknown" as above.
 absl::string_view ModuleStateName(v1::ModuleState state);
+
+// Debugging. Breakpoint kinds are the words `debug break add --kind` takes, so a
+// script can feed them back.
+absl::string_view StopModeName(v1::StopMode mode);              // "all_stop", "trace"
+absl::string_view BreakpointKindName(v1::BreakpointKind kind);  // "exec", "write", "rw", "sw"
+absl::string_view EventKindName(v1::EventKind kind);            // "hw_breakpoint", "watchpoint",
+                                                                // "sw_breakpoint", "single_step"
+absl::string_view AddressSpaceName(v1::AddressSpace space);     // "virtual", "physical"
 
 }  // namespace pvm::ctl
 
