@@ -10,6 +10,7 @@
 #include <chrono>
 #include <memory>
 
+#include "daemon/api/debug_service.h"
 #include "daemon/api/host_service.h"
 #include "daemon/api/vm_service.h"
 #include "daemon/daemon_options.h"
@@ -55,6 +56,7 @@ int Run(const DaemonOptions& options) {
   vmm::VmRegistry registry(*kvm, vmm::ImageCatalog(options.guest_dir), limits);
   api::HostServiceImpl host_service(*kvm, module);
   api::VmServiceImpl vm_service(registry);
+  api::DebugServiceImpl debug_service(registry, debug::AddressPolicy{});
 
   if (absl::Status s = PrepareSocketPath(options.socket_path); !s.ok()) {
     LogDaemon(LogPriority::kError, "cannot serve on ", options.socket_path, ": ", s.message());
@@ -66,6 +68,7 @@ int Run(const DaemonOptions& options) {
   builder.AddListeningPort("unix:" + options.socket_path, grpc::InsecureServerCredentials());
   builder.RegisterService(&host_service);
   builder.RegisterService(&vm_service);
+  builder.RegisterService(&debug_service);
   // The socket must never exist with looser permissions than asked, not even briefly.
   const mode_t old_umask = ::umask(0777 & ~options.socket_mode);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
