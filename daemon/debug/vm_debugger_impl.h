@@ -30,6 +30,7 @@
 #include "daemon/debug/debug_event.h"
 #include "daemon/debug/debug_types.h"
 #include "daemon/debug/event_log.h"
+#include "daemon/debug/guest_range.h"
 #include "daemon/debug/vm_debugger.h"
 #include "daemon/vmm/vm.h"
 
@@ -134,6 +135,12 @@ class VmDebugger::Impl {
   // stopped on (slot disarmed or byte restored, one single-step), if still there.
   absl::Status PlanResume(uint32_t vcpu);
   absl::StatusOr<uint64_t> Cr3Of(uint32_t vcpu);
+  // Enabled, a real vCPU, and the range mapped (through that vCPU's CR3 if virtual).
+  absl::StatusOr<std::vector<PhysicalChunk>> MapForAccess(AddressSpace space, uint64_t address,
+                                                          size_t length, uint32_t vcpu);
+  // Enabled, vCPU stopped (or VM not running), then fd.*read() with it parked.
+  template <typename T>
+  absl::StatusOr<T> ReadStoppedVcpu(uint32_t vcpu, absl::StatusOr<T> (vmm::VcpuFd::*read)() const);
   absl::Status PatchInt3(Breakpoint& bp, uint32_t vcpu);
   absl::Status RestoreByte(const Breakpoint& bp);
   BreakpointInfo InfoOf(const Breakpoint& bp) const;

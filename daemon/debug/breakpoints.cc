@@ -1,0 +1,160 @@
+// Breakpoints: hardware slots shared by every vCPU, and INT3 patches in guest memory.
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "daemon/debug/guest_range.h"
+#include "daemon/debug/symbol_resolver.h"
+#include "daemon/debug/vm_debugger_impl.h"
+
+namespace pvm::debug {
+
+absl::StatusOr<BreakpointInfo> VmDebugger::Impl::AddBreakpoint(BreakpointSpec spec,
+                                                               const std::string& symbol) {
+  std::lock_guard control(control_mu_);
+  if (absl::Status s = CheckEnabled(); !s.ok()) {
+    return s;
+  }
+  if (!symbol.empty()) {
+    absl::StatusOr<uint64_t> address = ResolveSymbol(vm_.image(), symbol);
+    if (!address.ok()) {
+      return address.status();
+    }
+    spec.address = *address;
+  }
+  const bool software = spec.kind == BreakpointKind::kSoftware;
+  if (software && spec.length != 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("a software breakpoint covers one byte, not ", spec.length));
+  }
+  int slot = -1;
+  if (!software) {
+    auto free = std::find(slots_.begin(), slots_.end(), nullptr);
+    slot = free == slots_.end() ? -1 : static_cast<int>(free - slots_.begin());
+  }
+  unsigned long dr7_bits = 0;
+  if (absl::Status s = ValidateBreakpoint(policy_, spec, std::max(slot, 0), &dr7_bits); !s.ok()) {
+    return s;
+  }
+  for (const auto& [id, bp] : breakpoints_) {
+    if (bp->spec.kind == spec.kind && bp->spec.address == spec.address &&
+        bp->spec.length == spec.length) {
+      return absl::AlreadyExistsError(
+          absl::StrFormat("breakpoint %d is already a %s breakpoint at 0x%x", id,
+                          BreakpointKindName(spec.kind), spec.address));
+    }
+  }
+  if (!software && slot < 0) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("all four hardware debug registers of VM '", vm_.name(),
+                     "' are in use: remove a hardware breakpoint or use a software one"));
+  }
+
+  auto bp = std::make_unique<Breakpoint>();
+  bp->id = next_id_;
+  bp->spec = spec;
+  bp->slot = slot;
+  bp->dr7_bits = dr7_bits;
+  bp->location = DescribeAddress(vm_.image(), spec.address);
+  absl::Status applied = vm_.WithAllParked([&]() -> absl::Status {
+    if (software) {
+      return PatchInt3(*bp, 0);
+    }
+    slots_[slot] = bp.get();
+    for (uint32_t i = 0; i < vcpus_.size(); ++i) {
+      if (absl::Status s = ApplyGuestDebug(i); !s.ok()) {
+        slots_[slot] = nullptr;
+        for (uint32_t j = 0; j <= i; ++j) {
+          (void)ApplyGuestDebug(j);  // back to what it was
+        }
+        return s;
+      }
+    }
+    return absl::OkStatus();
+  });
+  if (!applied.ok()) {
+    return applied;
+  }
+  ++next_id_;
+  BreakpointInfo info = InfoOf(*bp);
+  breakpoints_.emplace(bp->id, std::move(bp));
+  return info;
+}
+
+absl::Status VmDebugger::Impl::PatchInt3(Breakpoint& bp, uint32_t vcpu) {
+  absl::StatusOr<kvm_sregs> sregs = vm_.vcpus()[vcpu]->fd().GetSregs();
+  if (!sregs.ok()) {
+    return sregs.status();
+  }
+  absl::StatusOr<std::vector<PhysicalChunk>> chunks =
+      MapGuestRange(vm_.memory(), AddressSpace::kVirtual, sregs->cr3, bp.spec.address, 1);
+  if (!chunks.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot place a software breakpoint there: ", chunks.status().message()));
+  }
+  bp.gpa = chunks->front().gpa;
+  for (const auto& [id, other] : breakpoints_) {
+    if (other->spec.kind == BreakpointKind::kSoftware && other->gpa == bp.gpa) {
+      return absl::AlreadyExistsError(absl::StrFormat(
+          "software breakpoint %d already patches the same byte (guest-physical 0x%x)", id,
+          bp.gpa));
+    }
+  }
+  absl::StatusOr<uint8_t> original = vm_.memory().ReadObject<uint8_t>(bp.gpa);
+  if (!original.ok()) {
+    return original.status();
+  }
+  bp.original = *original;
+  return vm_.memory().WriteObject<uint8_t>(bp.gpa, kInt3);
+}
+
+absl::Status VmDebugger::Impl::RemoveBreakpoint(uint32_t id) {
+  std::lock_guard control(control_mu_);
+  if (absl::Status s = CheckEnabled(); !s.ok()) {
+    return s;
+  }
+  Breakpoint* bp = FindBreakpoint(id);
+  if (bp == nullptr) {
+    return absl::NotFoundError(absl::StrCat("VM '", vm_.name(), "' has no breakpoint ", id));
+  }
+  absl::Status removed = vm_.WithAllParked([&]() -> absl::Status {
+    bool byte_restored = false;  // a vCPU stepping over it has the original in place
+    for (auto& v : vcpus_) {
+      if (v->reinsert_id == id) {
+        v->reinsert_id = 0;
+        byte_restored = true;
+      }
+      if (bp->slot >= 0 && v->disarmed_slot == bp->slot) {
+        v->disarmed_slot = -1;
+      }
+    }
+    if (bp->slot >= 0) {
+      slots_[bp->slot] = nullptr;
+    } else if (!byte_restored) {
+      if (absl::Status s = RestoreByte(*bp); !s.ok()) {
+        return s;
+      }
+    }
+    breakpoints_.erase(id);
+    absl::Status status;
+    for (uint32_t i = 0; i < vcpus_.size(); ++i) {
+      status.Update(ApplyGuestDebug(i));
+    }
+    return status;
+  });
+  return removed;
+}
+
+absl::StatusOr<std::vector<BreakpointInfo>> VmDebugger::Impl::ListBreakpoints() const {
+  std::lock_guard control(control_mu_);
+  if (absl::Status s = CheckEnabled(); !s.ok()) {
+    return s;
+  }
+  std::vector<BreakpointInfo> list;
+  for (const auto& [id, bp] : breakpoints_) {
+    list.push_back(InfoOf(*bp));
+  }
+  return list;
+}
+
+}  // namespace pvm::debug

@@ -1,0 +1,274 @@
+// Run control: enabling, stops, continue, step and interrupt, each applied with
+// every vCPU parked.
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "daemon/debug/vm_debugger_impl.h"
+
+namespace pvm::debug {
+namespace {
+
+constexpr uint32_t kMaxStepCount = 1'000'000;
+
+}  // namespace
+
+absl::Status VmDebugger::Impl::SetEnabled(bool enabled, StopMode mode) {
+  std::lock_guard control(control_mu_);
+  return vm_.WithAllParked([&]() -> absl::Status {
+    if (enabled) {
+      enabled_ = true;
+      mode_ = mode;
+    } else {
+      ClearAllLocked();
+      enabled_ = false;
+    }
+    for (uint32_t i = 0; i < vcpus_.size(); ++i) {
+      if (absl::Status s = ApplyGuestDebug(i); !s.ok()) {
+        return s;
+      }
+    }
+    return absl::OkStatus();
+  });
+}
+
+void VmDebugger::Impl::ClearAllLocked() {
+  for (auto& [id, bp] : breakpoints_) {
+    if (bp->spec.kind == BreakpointKind::kSoftware) {
+      (void)RestoreByte(*bp);  // inside guest memory: checked when it was patched
+    }
+  }
+  breakpoints_.clear();
+  slots_ = {};
+  std::lock_guard lock(stop_mu_);
+  for (uint32_t i = 0; i < vcpus_.size(); ++i) {
+    VcpuDebug& v = *vcpus_[i];
+    v.mode = VcpuDebug::Mode::kRun;
+    v.steps_left = 0;
+    v.disarmed_slot = -1;
+    v.reinsert_id = 0;
+    v.stopped = false;
+    v.cause = StopCause::kNone;
+    v.reason.clear();
+    vm_.vcpus()[i]->Release();
+  }
+  ++clears_;
+  stop_cv_.notify_all();
+}
+
+DebugStateInfo VmDebugger::Impl::State() const {
+  std::lock_guard control(control_mu_);
+  DebugStateInfo state;
+  state.enabled = enabled_;
+  state.stop_mode = mode_;
+  std::array<uint64_t, 4> db{};
+  for (int slot = 0; slot < 4; ++slot) {
+    if (const Breakpoint* bp = slots_[slot]) {
+      db[slot] = bp->spec.address;
+    }
+  }
+  state.requested_dr7 = RequestedDr7();
+  state.effective_dr7 = EffectiveDr7(policy_, state.requested_dr7, db);
+  for (int slot = 0; slot < 4; ++slot) {
+    SlotInfo& info = state.slots[slot];
+    if (const Breakpoint* bp = slots_[slot]) {
+      const uint64_t mask = pvm_dr7_mask(slot);
+      info.in_use = true;
+      info.breakpoint_id = bp->id;
+      info.address = bp->spec.address;
+      info.requested_dr7 = state.requested_dr7 & mask;
+      info.effective_dr7 = state.effective_dr7 & mask;
+    }
+  }
+  for (const auto& [id, bp] : breakpoints_) {
+    state.software_breakpoints += bp->spec.kind == BreakpointKind::kSoftware;
+  }
+  {
+    std::lock_guard lock(stop_mu_);
+    for (uint32_t i = 0; i < vcpus_.size(); ++i) {
+      const VcpuDebug& v = *vcpus_[i];
+      state.vcpus.push_back({i, v.stopped, v.reason,
+                             v.stopped && v.rip != 0 ? v.rip : vm_.vcpus()[i]->last_rip(),
+                             v.last_event});
+    }
+  }
+  state.last_event = events_->last_sequence();
+  state.address_rule = DescribeRule(policy_);
+  return state;
+}
+
+absl::Status VmDebugger::Impl::PlanResume(uint32_t vcpu) {
+  VcpuDebug& v = *vcpus_[vcpu];
+  Breakpoint* bp = FindBreakpoint(v.breakpoint_id);
+  if (v.cause != StopCause::kBreakpoint || bp == nullptr) {
+    return absl::OkStatus();  // nothing under RIP that would fire again
+  }
+  absl::StatusOr<kvm_regs> regs = vm_.vcpus()[vcpu]->fd().GetRegs();
+  if (!regs.ok()) {
+    return regs.status();
+  }
+  if (regs->rip != bp->spec.address) {
+    return absl::OkStatus();  // the user moved RIP away from it
+  }
+  v.mode = VcpuDebug::Mode::kStepOver;
+  if (bp->slot >= 0) {
+    v.disarmed_slot = bp->slot;
+  } else {
+    if (absl::Status s = RestoreByte(*bp); !s.ok()) {
+      return s;
+    }
+    v.reinsert_id = bp->id;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status VmDebugger::Impl::Continue() {
+  std::lock_guard control(control_mu_);
+  if (absl::Status s = CheckEnabled(); !s.ok()) {
+    return s;
+  }
+  return vm_.WithAllParked([&]() -> absl::Status {
+    bool any = false;
+    for (uint32_t i = 0; i < vcpus_.size(); ++i) {
+      VcpuDebug& v = *vcpus_[i];
+      {
+        std::lock_guard lock(stop_mu_);
+        if (!v.stopped) {
+          continue;
+        }
+      }
+      any = true;
+      if (absl::Status s = PlanResume(i); !s.ok()) {
+        return s;
+      }
+      if (absl::Status s = ApplyGuestDebug(i); !s.ok()) {
+        return s;
+      }
+      {
+        std::lock_guard lock(stop_mu_);
+        v.stopped = false;
+        v.cause = StopCause::kNone;
+        v.reason.clear();
+      }
+      vm_.vcpus()[i]->Release();
+    }
+    if (!any) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("no vCPU of VM '", vm_.name(), "' is stopped by the debugger"));
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::Status VmDebugger::Impl::Interrupt() {
+  std::lock_guard control(control_mu_);
+  if (absl::Status s = CheckEnabled(); !s.ok()) {
+    return s;
+  }
+  return vm_.WithAllParked([&]() -> absl::Status {
+    for (uint32_t i = 0; i < vcpus_.size(); ++i) {
+      VcpuDebug& v = *vcpus_[i];
+      std::lock_guard lock(stop_mu_);
+      if (v.stopped || v.ended) {
+        continue;
+      }
+      v.stopped = true;
+      v.cause = StopCause::kInterrupt;
+      v.breakpoint_id = 0;
+      v.reason = "interrupted";
+      absl::StatusOr<kvm_regs> regs = vm_.vcpus()[i]->fd().GetRegs();
+      v.rip = regs.ok() ? regs->rip : 0;
+      vm_.vcpus()[i]->Hold();
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<StepResult> VmDebugger::Impl::Step(uint32_t vcpu, uint32_t count,
+                                                  std::chrono::steady_clock::time_point deadline) {
+  count = std::max<uint32_t>(count, 1);
+  uint64_t clears_at_start = 0;
+  {
+    std::lock_guard control(control_mu_);
+    if (absl::Status s = CheckEnabled(); !s.ok()) {
+      return s;
+    }
+    if (absl::Status s = CheckVcpu(vcpu); !s.ok()) {
+      return s;
+    }
+    if (count > kMaxStepCount) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("at most ", kMaxStepCount, " steps at once, not ", count));
+    }
+    if (vm_.state() != vmm::VmState::kRunning) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "VM '", vm_.name(), "' is ", vmm::VmStateName(vm_.state()), ": it must be running"));
+    }
+    {
+      std::lock_guard lock(stop_mu_);
+      const VcpuDebug& v = *vcpus_[vcpu];
+      if (v.ended) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("vCPU ", vcpu, " has halted or failed: it cannot step"));
+      }
+      if (!v.stopped) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("vCPU ", vcpu, " is running: interrupt it first"));
+      }
+    }
+    {
+      std::lock_guard lock(stop_mu_);
+      clears_at_start = clears_;
+    }
+    absl::Status started = vm_.WithAllParked([&]() -> absl::Status {
+      VcpuDebug& v = *vcpus_[vcpu];
+      if (absl::Status s = PlanResume(vcpu); !s.ok()) {
+        return s;
+      }
+      v.mode = VcpuDebug::Mode::kUserStep;
+      v.steps_left = count;
+      v.steps_done = 0;
+      if (absl::Status s = ApplyGuestDebug(vcpu); !s.ok()) {
+        v.mode = VcpuDebug::Mode::kRun;
+        return s;
+      }
+      {
+        std::lock_guard lock(stop_mu_);
+        v.stopped = false;
+        v.cause = StopCause::kNone;
+        v.reason.clear();
+      }
+      vm_.vcpus()[vcpu]->Release();
+      return absl::OkStatus();
+    });
+    if (!started.ok()) {
+      return started;
+    }
+  }
+  // Wait without control_mu_: state queries go on meanwhile.
+  std::unique_lock lock(stop_mu_);
+  const VcpuDebug& v = *vcpus_[vcpu];
+  const bool done = stop_cv_.wait_until(lock, deadline, [&] {
+    return v.stopped || v.ended || shut_down_ || clears_ != clears_at_start;
+  });
+  StepResult result;
+  result.vcpu = vcpu;
+  result.steps = v.steps_done;
+  result.rip = v.rip;
+  result.reason = v.stopped ? v.reason : v.ended ? "the vCPU halted or failed" : "";
+  result.last_event = v.last_event;
+  if (!done) {
+    return absl::DeadlineExceededError(
+        absl::StrCat("vCPU ", vcpu, " had done ", v.steps_done, " of ", count,
+                     " steps at the deadline; it goes on and stops with an event"));
+  }
+  if (!v.stopped) {
+    return absl::AbortedError(absl::StrCat("vCPU ", vcpu, " did not finish its steps: ",
+                                           shut_down_                   ? "the VM shut down"
+                                           : clears_ != clears_at_start ? "debugging was disabled"
+                                                                        : result.reason));
+  }
+  return result;
+}
+
+}  // namespace pvm::debug
