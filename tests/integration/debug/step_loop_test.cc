@@ -115,6 +115,44 @@ TEST_P(StepLoopTest, StepNAdvancesExactlyNInstructions) {
   EXPECT_EQ(Counter(0), before + 1);
 }
 
+// Needs no breakpoint at all, so it runs on every host that single-steps: from
+// wherever an interrupt lands, steps follow the loop instruction by instruction.
+TEST_P(StepLoopTest, StepFromAnInterruptFollowsTheLoopInstructionByInstruction) {
+  Create();
+  Start();
+  while (Counter(0) < 3) {
+    std::this_thread::yield();
+  }
+  ASSERT_TRUE(debugger_->Interrupt().ok());
+  EXPECT_EQ(debugger_->State().vcpus[0].reason, "interrupted");
+  // At most one loop pass (a few dozen instructions) to reach the straight line.
+  uint64_t rip = Rip(0);
+  for (int i = 0; i < 64 && rip != Sym("_i0"); ++i) {
+    rip = StepOk(0, 1).rip;
+  }
+  ASSERT_EQ(rip, Sym("_i0"));
+  const uint64_t first = debugger_->events()->last_sequence() + 1;
+  const debug::StepResult step = StepOk(0, 8);
+  EXPECT_EQ(step.steps, 8u);
+  EXPECT_EQ(step.rip, Sym("_inc"));
+  const std::vector<debug::DebugEvent> events = EventsUpTo(first + 7);
+  ASSERT_EQ(events.size(), first + 7);
+  for (int i = 1; i <= 8; ++i) {
+    const debug::DebugEvent& e = events[first - 2 + i];
+    EXPECT_EQ(e.kind, EventKind::kSingleStep);
+    EXPECT_EQ(e.rip, Sym(i < 8 ? absl::StrCat("_i", i) : std::string("_inc"))) << "step " << i;
+    EXPECT_NE(e.dr6 & kDr6Bs, 0u);
+  }
+  // The increment runs exactly once per step over it.
+  const uint64_t before = Counter(0);
+  StepOk(0, 1);
+  EXPECT_EQ(Counter(0), before + 1);
+  ASSERT_TRUE(debugger_->Continue().ok());
+  while (Counter(0) < before + 100) {
+    std::this_thread::yield();
+  }
+}
+
 TEST_P(StepLoopTest, SoftwareBreakpointStopsThereAndRemovalRestoresTheCode) {
   Create();
   const uint64_t target = Sym("_i3");
@@ -261,6 +299,67 @@ TEST_P(StepLoopTest, TraceModeStreamsEventsWhileTheGuestRuns) {
   const uint64_t counted = Counter(0);
   EXPECT_TRUE(counted == reported || counted + 1 == reported)
       << "counter " << counted << ", events " << reported;
+}
+
+// Reads the log from sequence 1 until `last`, as a StreamEvents call would:
+// received sequences in order, and the gaps it was told of.
+struct Subscription {
+  std::vector<uint64_t> received;
+  uint64_t lost = 0;
+  uint64_t gaps = 0;
+};
+
+Subscription Drain(debug::EventLog& log, uint64_t last) {
+  Subscription sub;
+  uint64_t cursor = 1;
+  std::array<debug::DebugEvent, 256> buffer;
+  while (cursor <= last) {
+    if (!log.WaitForEvents(cursor, std::chrono::steady_clock::now() + kPatience)) {
+      ADD_FAILURE() << "no event " << cursor;
+      break;
+    }
+    const debug::EventLog::Batch batch = log.Read(&cursor, buffer);
+    if (batch.lost_count > 0) {
+      ++sub.gaps;
+      sub.lost += batch.lost_count;
+      EXPECT_EQ(batch.lost_first, sub.received.empty() ? 1 : sub.received.back() + 1);
+    }
+    for (size_t i = 0; i < batch.count; ++i) {
+      sub.received.push_back(buffer[i].sequence);
+    }
+  }
+  return sub;
+}
+
+TEST_P(StepLoopTest, EverySubscriberSeesEveryEventAndASlowOneIsToldWhatItLost) {
+  Create(1, debug::StopMode::kTrace);
+  Add(BreakpointKind::kExec, Sym("_inc"));
+  std::shared_ptr<debug::EventLog> log = debugger_->events();
+  const uint64_t total = 3 * log->capacity();
+  Subscription fast1, fast2;
+  std::thread t1([&] { fast1 = Drain(*log, total); });
+  std::thread t2([&] { fast2 = Drain(*log, total); });
+  Start();
+  t1.join();
+  t2.join();
+  // The slow one starts only now, after the ring has wrapped twice.
+  ASSERT_GE(log->last_sequence(), total);
+  Subscription slow = Drain(*log, total);
+
+  for (const Subscription* fast : {&fast1, &fast2}) {
+    EXPECT_EQ(fast->lost, 0u);
+    ASSERT_GE(fast->received.size(), total);
+    for (size_t i = 0; i < total; ++i) {
+      ASSERT_EQ(fast->received[i], i + 1);
+    }
+  }
+  EXPECT_EQ(slow.gaps, 1u);
+  EXPECT_GT(slow.lost, 0u);
+  ASSERT_FALSE(slow.received.empty());
+  EXPECT_EQ(slow.received.front(), slow.lost + 1);
+  for (size_t i = 1; i < slow.received.size(); ++i) {
+    ASSERT_EQ(slow.received[i], slow.received[i - 1] + 1);
+  }
 }
 
 TEST_P(StepLoopTest, TraceBreakpointInAllStopModeDoesNotStop) {
