@@ -347,6 +347,31 @@ class DebugSessionTest(DebugTestCase):
         self.assertEqual(returncode, 0, follower.stderr.read())
         self.assertRegex(output.finish(), rf"^#1 vcpu 0 hw-breakpoint bp 1 rip {self.loop:#x} ")
 
+    def test_a_reader_behind_the_ring_gets_a_gap_record(self):
+        # Every step is an event (the last one stops); far more than the log keeps
+        # (4096 events by default), streamed in many batches.
+        steps = 10000
+        self.stopped_at_loop("k")
+        step = self.debug_json("step", "k", "--count", str(steps))
+        self.assertEqual(step["steps"], steps)
+        last = step["last_event"]
+        self.assertEqual(last, 1 + steps)
+
+        records = self.event_lines("k", "--since", "1")
+        gap = records[0]
+        self.assertEqual((gap["type"], gap["first_lost"]), ("gap", 1), gap)
+        self.assertGreater(gap["lost"], 0)
+        events = records[1:]
+        self.assertEqual([e["sequence"] for e in events], list(range(1 + gap["lost"], last + 1)))
+        self.assertTrue(all(e["kind"] == "single_step" for e in events))
+        self.assertEqual([e["stopped"] for e in events[-2:]], [False, True])
+
+        # From the oldest retained event (since 0) there is nothing to report lost.
+        self.assertEqual(self.event_lines("k"), events)
+        lines = self.debug("events", "k", "--since", "1").stdout.splitlines()
+        self.assertEqual(lines[0], f"-- {gap['lost']} events lost (#1..#{gap['lost']}) --")
+        self.assertEqual(len(lines), 1 + len(events))
+
     def test_trace_breakpoint_reports_and_never_stops(self):
         self.create_vm("k", "builtin:kcounter", "--start")
         self.debug("enable", "k", "--trace")
