@@ -22,9 +22,13 @@ import subprocess
 import sys
 import unittest
 
+# No __pycache__ in the source tree from importing the sibling module.
+sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import pvmd_e2e_test as base  # noqa: E402  (the shared helpers live there)
-from pvmd_e2e_test import EXIT_TIMEOUT_S, STATE_TIMEOUT_S, Paths, parse_text_fields, poll_until  # noqa: E402,E501
+# The shared helpers live in pvmd_e2e_test.py, next to this file.
+import pvmd_e2e_test as base  # noqa: E402
+from pvmd_e2e_test import (  # noqa: E402
+    EXIT_TIMEOUT_S, STATE_TIMEOUT_S, Paths, parse_text_fields, poll_until)
 
 LOOP_SYMBOL = "kcounter_loop"
 # pvm_printf runs once per 2^14 increments of kcounter's loop: a few times a second.
