@@ -23,21 +23,16 @@ pvm_bp_kind HardwareKind(BreakpointKind kind) {
 }  // namespace
 
 std::string DescribeRule(const AddressPolicy& policy) {
+  const std::string kernel_ranges = absl::StrFormat(
+      "the guest kernel ranges [0x%x, 0x%x) and [0x%x, 0x%x)", policy.ranges.l4_start,
+      policy.ranges.l4_end, policy.ranges.l5_start, policy.ranges.l5_end);
   switch (policy.rule) {
     case PVM_VA_RULE_NONE:
       return "the module drops no breakpoint address";
     case PVM_VA_RULE_POSITIVE_OR_RANGES:
-      return absl::StrFormat(
-          "the module drops breakpoints outside the lower half (above 0) and the guest kernel "
-          "ranges [0x%x, 0x%x) and [0x%x, 0x%x)",
-          policy.ranges.l4_start, policy.ranges.l4_end, policy.ranges.l5_start,
-          policy.ranges.l5_end);
+      return "the module drops breakpoints outside the lower half (above 0) and " + kernel_ranges;
     case PVM_VA_RULE_NONNEG_OR_RANGES:
-      return absl::StrFormat(
-          "the module drops breakpoints outside the lower half and the guest kernel ranges "
-          "[0x%x, 0x%x) and [0x%x, 0x%x)",
-          policy.ranges.l4_start, policy.ranges.l4_end, policy.ranges.l5_start,
-          policy.ranges.l5_end);
+      return "the module drops breakpoints outside the lower half and " + kernel_ranges;
     case PVM_VA_RULE_LOWER_HALF:
       return "the module drops breakpoints outside the lower half";
   }

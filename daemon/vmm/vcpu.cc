@@ -98,10 +98,8 @@ void Vcpu::Hold() {
   {
     std::lock_guard lock(mu_);
     held_ = true;
-    want_run_ = false;
   }
-  cv_.notify_all();  // a Run() waiting for the thread to start stops waiting
-  Kick();
+  RequestPark();
 }
 
 void Vcpu::Release() {

@@ -22,6 +22,7 @@
 #include "daemon/vmm/kvm.h"
 #include "daemon/vmm/vm_registry.h"
 #include "tests/integration/guest_harness.h"
+#include "tests/integration/guest_test.h"
 #include "tests/support/kvm_required.h"
 
 namespace pvm::testing {
@@ -47,40 +48,7 @@ const StepGuest kUstep{"ustep", "ustep", "uwatch", 3};
 
 void PrintTo(const StepGuest& g, std::ostream* os) { *os << g.guest; }
 
-class GuestDebugGuestsTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    PVM_REQUIRE_KVM();
-    absl::StatusOr<vmm::Kvm> kvm = vmm::Kvm::Open();
-    ASSERT_TRUE(kvm.ok()) << kvm.status();
-    kvm_ = std::make_unique<vmm::Kvm>(*std::move(kvm));
-    registry_ =
-        std::make_unique<vmm::VmRegistry>(*kvm_, vmm::ImageCatalog(GuestDir()), vmm::VmLimits{});
-  }
-
-  std::shared_ptr<vmm::Vm> CreateGuest(const std::string& name, const std::string& guest,
-                                       uint32_t vcpus = 1) {
-    vmm::VmRequestSpec spec;
-    spec.name = name;
-    spec.vcpus = vcpus;
-    spec.image = absl::StrCat("builtin:", guest);
-    absl::StatusOr<std::shared_ptr<vmm::Vm>> vm = registry_->Create(spec);
-    EXPECT_TRUE(vm.ok()) << vm.status();
-    return vm.ok() ? *vm : nullptr;
-  }
-
-  std::shared_ptr<vmm::Vm> StartGuest(const std::string& name, const std::string& guest,
-                                      uint32_t vcpus = 1) {
-    std::shared_ptr<vmm::Vm> vm = CreateGuest(name, guest, vcpus);
-    if (vm != nullptr) {
-      EXPECT_TRUE(vm->Start().ok());
-    }
-    return vm;
-  }
-
-  std::unique_ptr<vmm::Kvm> kvm_;
-  std::unique_ptr<vmm::VmRegistry> registry_;
-};
+class GuestDebugGuestsTest : public GuestTest {};
 
 vmm::GuestSymbol Symbol(const vmm::Vm& vm, const std::string& name) {
   std::optional<vmm::GuestSymbol> s = vm.image().FindSymbol(name);

@@ -10,6 +10,7 @@
 
 #include "daemon/vmm/kvm.h"
 #include "tests/integration/guest_harness.h"
+#include "tests/integration/guest_test.h"
 #include "tests/support/kvm_required.h"
 
 namespace pvm::testing {
@@ -17,18 +18,15 @@ namespace {
 
 using ::testing::HasSubstr;
 
-class VmRegistryTest : public ::testing::Test {
+class VmRegistryTest : public GuestTest {
  protected:
-  void SetUp() override {
-    PVM_REQUIRE_KVM();
-    absl::StatusOr<vmm::Kvm> kvm = vmm::Kvm::Open();
-    ASSERT_TRUE(kvm.ok()) << kvm.status();
-    kvm_ = std::make_unique<vmm::Kvm>(*std::move(kvm));
-    limits_.max_vms = 2;
-    limits_.max_vcpus_per_vm = 32;
-    limits_.max_memory_mib = 128;
-    limits_.default_memory_mib = 16;
-    registry_ = std::make_unique<vmm::VmRegistry>(*kvm_, vmm::ImageCatalog(GuestDir()), limits_);
+  vmm::VmLimits Limits() const override {
+    vmm::VmLimits limits;
+    limits.max_vms = 2;
+    limits.max_vcpus_per_vm = 32;
+    limits.max_memory_mib = 128;
+    limits.default_memory_mib = 16;
+    return limits;
   }
 
   static vmm::VmRequestSpec Spec(const std::string& name, const std::string& image) {
@@ -63,9 +61,6 @@ class VmRegistryTest : public ::testing::Test {
     }
   }
 
-  std::unique_ptr<vmm::Kvm> kvm_;
-  vmm::VmLimits limits_;
-  std::unique_ptr<vmm::VmRegistry> registry_;
   std::vector<std::string> temp_files_;
 };
 

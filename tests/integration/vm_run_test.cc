@@ -9,6 +9,7 @@
 #include "daemon/vmm/kvm.h"
 #include "daemon/vmm/vm_registry.h"
 #include "tests/integration/guest_harness.h"
+#include "tests/integration/guest_test.h"
 #include "tests/support/kvm_required.h"
 
 namespace pvm::testing {
@@ -17,35 +18,7 @@ namespace {
 using ::testing::HasSubstr;
 using vmm::VmState;
 
-class VmRunTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    PVM_REQUIRE_KVM();
-    absl::StatusOr<vmm::Kvm> kvm = vmm::Kvm::Open();
-    ASSERT_TRUE(kvm.ok()) << kvm.status();
-    kvm_ = std::make_unique<vmm::Kvm>(*std::move(kvm));
-    registry_ =
-        std::make_unique<vmm::VmRegistry>(*kvm_, vmm::ImageCatalog(GuestDir()), vmm::VmLimits{});
-  }
-
-  std::shared_ptr<vmm::Vm> StartGuest(const std::string& name, const std::string& guest,
-                                      uint32_t vcpus = 1) {
-    vmm::VmRequestSpec spec;
-    spec.name = name;
-    spec.vcpus = vcpus;
-    spec.image = absl::StrCat("builtin:", guest);
-    absl::StatusOr<std::shared_ptr<vmm::Vm>> vm = registry_->Create(spec);
-    EXPECT_TRUE(vm.ok()) << vm.status();
-    if (!vm.ok()) {
-      return nullptr;
-    }
-    EXPECT_TRUE((*vm)->Start().ok());
-    return *vm;
-  }
-
-  std::unique_ptr<vmm::Kvm> kvm_;
-  std::unique_ptr<vmm::VmRegistry> registry_;
-};
+class VmRunTest : public GuestTest {};
 
 TEST_F(VmRunTest, HelloPrintsItsLineAtCpl3AndHalts) {
   std::shared_ptr<vmm::Vm> vm = StartGuest("hello", "hello");

@@ -4,28 +4,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "tests/integration/guest_harness.h"
-#include "tests/support/kvm_required.h"
 
 namespace pvm::testing {
 
-void DebugTest::SetUp() {
-  PVM_REQUIRE_KVM();
-  absl::StatusOr<vmm::Kvm> kvm = vmm::Kvm::Open();
-  ASSERT_TRUE(kvm.ok()) << kvm.status();
-  kvm_ = std::make_unique<vmm::Kvm>(*std::move(kvm));
-  registry_ =
-      std::make_unique<vmm::VmRegistry>(*kvm_, vmm::ImageCatalog(GuestDir()), vmm::VmLimits{});
-}
-
 void DebugTest::CreateDebugged(const std::string& guest, uint32_t vcpus, debug::StopMode mode,
                                debug::AddressPolicy policy) {
-  vmm::VmRequestSpec spec;
-  spec.name = guest;
-  spec.vcpus = vcpus;
-  spec.image = absl::StrCat("builtin:", guest);
-  absl::StatusOr<std::shared_ptr<vmm::Vm>> vm = registry_->Create(spec);
-  ASSERT_TRUE(vm.ok()) << vm.status();
-  vm_ = *vm;
+  vm_ = CreateGuest(guest, guest, vcpus);
+  ASSERT_NE(vm_, nullptr);
   debugger_ = &debug::DebuggerFor(*vm_, policy);
   ASSERT_TRUE(debugger_->SetEnabled(true, mode).ok());
 }

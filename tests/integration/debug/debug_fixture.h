@@ -12,13 +12,12 @@
 #include "daemon/debug/vm_debugger.h"
 #include "daemon/vmm/kvm.h"
 #include "daemon/vmm/vm_registry.h"
+#include "tests/integration/guest_test.h"
 
 namespace pvm::testing {
 
-class DebugTest : public ::testing::Test {
+class DebugTest : public GuestTest {
  protected:
-  void SetUp() override;
-
   // Creates (not starts) a VM of `guest` and enables debugging on it.
   void CreateDebugged(const std::string& guest, uint32_t vcpus = 1,
                       debug::StopMode mode = debug::StopMode::kAllStop,
@@ -34,8 +33,6 @@ class DebugTest : public ::testing::Test {
   uint64_t Rip(uint32_t vcpu);
   uint64_t ReadU64(const std::string& symbol, uint64_t index = 0);
 
-  std::unique_ptr<vmm::Kvm> kvm_;
-  std::unique_ptr<vmm::VmRegistry> registry_;
   std::shared_ptr<vmm::Vm> vm_;
   debug::VmDebugger* debugger_ = nullptr;
 };
