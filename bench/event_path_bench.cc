@@ -1,0 +1,746 @@
+// The debug event path against its physical limit, on the kstep guest (CPL0, so
+// kvm-pvm emulates it and every breakpoint and step is a KVM exit):
+//
+//   raw     KVM_RUN loops on a VM built by the VMM but never started, vCPU 0's fd
+//           driven from this thread: what KVM alone costs per event.
+//   engine  the debugger in this process (the VM's own vCPU thread, EventLog
+//           subscribers on threads reading as StreamEvents does): pvmd's engine.
+//   grpc    the real pvmd binary on a private socket, DebugService.StreamEvents
+//           (follow) subscribers on their own connections: end to end.
+//
+// Each measurement runs --runs times, interleaved so the raw loop and pvmd see the
+// same machine load; the table shows medians. Reported, never asserted (README).
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "bench/event_path_grpc.h"
+#include "bench/event_path_stats.h"
+#include "daemon/debug/vm_debugger.h"
+#include "daemon/vmm/exit_handler.h"
+#include "daemon/vmm/kvm.h"
+#include "daemon/vmm/vm_registry.h"
+
+namespace pvm::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr auto kPatience = std::chrono::seconds(20);
+constexpr uint64_t kDr6Bs = 1u << 14;
+// DR0 enabled (L0) for execution, length 1, with DR7's always-one bit 10: what the
+// engine asks KVM for one exec breakpoint.
+constexpr uint64_t kDr7ExecDr0 = 0x401;
+// The engine's StreamEvents loop (daemon/api/debug_service.cc): batch size and the
+// sleep between cancellation checks.
+constexpr size_t kEventsPerBatch = 256;
+constexpr auto kCancellationPoll = std::chrono::milliseconds(200);
+
+double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+vmm::VmRequestSpec KstepSpec(const std::string& name) {
+  vmm::VmRequestSpec spec;
+  spec.name = name;
+  spec.image = "builtin:kstep";
+  spec.memory_mib = 16;
+  return spec;
+}
+
+absl::StatusOr<uint64_t> SymbolOf(const vmm::Vm& vm, const char* name) {
+  std::optional<vmm::GuestSymbol> symbol = vm.image().FindSymbol(name);
+  if (!symbol) {
+    return absl::NotFoundError(absl::StrCat("kstep has no symbol ", name));
+  }
+  return symbol->address;
+}
+
+// ---- raw: KVM alone ----
+
+kvm_guest_debug ArmedAt(uint64_t address) {
+  kvm_guest_debug debug{};
+  debug.control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_HW_BP;
+  debug.arch.debugreg[0] = address;
+  debug.arch.debugreg[7] = kDr7ExecDr0;
+  return debug;
+}
+
+kvm_guest_debug SingleStep() {
+  kvm_guest_debug debug{};
+  debug.control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_SINGLESTEP;
+  return debug;
+}
+
+// One KVM_RUN that must end in a debug exit whose DR6 has `dr6_bits`.
+absl::Status RunExpectingDebug(vmm::VcpuFd& fd, uint64_t dr6_bits) {
+  absl::StatusOr<vmm::RunOutcome> outcome = fd.Run();
+  if (!outcome.ok()) {
+    return outcome.status();
+  }
+  const kvm_run& run = fd.run();
+  if (*outcome != vmm::RunOutcome::kExit || run.exit_reason != KVM_EXIT_DEBUG ||
+      (run.debug.arch.dr6 & dr6_bits) != dr6_bits) {
+    return absl::InternalError(absl::StrFormat(
+        "expected a debug exit with DR6 bits 0x%x, got %s (DR6 0x%x) at RIP 0x%x", dr6_bits,
+        vmm::ExitReasonName(run.exit_reason), run.debug.arch.dr6, run.s.regs.regs.rip));
+  }
+  return absl::OkStatus();
+}
+
+struct RawSample {
+  Sample step;                 // single-step exits
+  Sample step_recipe;          // the same plus the engine's per-step ioctl
+  Sample bp;                   // breakpoint passes: bp exit, step over, re-arm
+  Sample bp_recipe;            // the same with the engine's three ioctls
+  double retrigger_per_s = 0;  // bp exits at one RIP, no progress
+  double set_debug_per_s = 0;  // KVM_SET_GUEST_DEBUG calls
+};
+
+// The raw loops run on this thread; while they do, it is named like a vCPU thread so
+// ReadCpu counts it as one.
+class NamedAsVcpu {
+ public:
+  NamedAsVcpu() {
+    pthread_getname_np(pthread_self(), name_, sizeof(name_));
+    pthread_setname_np(pthread_self(), "vcpu-raw");
+  }
+  ~NamedAsVcpu() { pthread_setname_np(pthread_self(), name_); }
+
+ private:
+  char name_[16] = {};
+};
+
+// What the engine gives KVM (vm_debugger.cc GuestDebugFor): USE_SW_BP always, the
+// stepped-over slot dropped from DR7 (and USE_HW_BP with it when none is left).
+kvm_guest_debug EngineDebug(uint64_t address, bool armed, bool step) {
+  kvm_guest_debug debug{};
+  debug.control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_SW_BP;
+  debug.arch.debugreg[0] = address;
+  if (armed) {
+    debug.control |= KVM_GUESTDBG_USE_HW_BP;
+    debug.arch.debugreg[7] = kDr7ExecDr0;
+  }
+  if (step) {
+    debug.control |= KVM_GUESTDBG_SINGLESTEP;
+  }
+  return debug;
+}
+
+// Single-step exits for `seconds`; each followed by the KVM_SET_GUEST_DEBUG calls
+// in `per_step` (none for the bare loop).
+absl::StatusOr<Sample> StepLoop(vmm::VcpuFd& fd, double seconds,
+                                const std::vector<kvm_guest_debug>& per_step) {
+  if (absl::Status s = fd.SetGuestDebug(SingleStep()); !s.ok()) {
+    return s;
+  }
+  const CpuSnapshot cpu_before = ReadCpu({getpid()});
+  uint64_t steps = 0;
+  const auto t0 = Clock::now();
+  const auto deadline = t0 + std::chrono::duration<double>(seconds);
+  while (Clock::now() < deadline) {
+    for (int k = 0; k < 64; ++k, ++steps) {
+      if (absl::Status s = RunExpectingDebug(fd, kDr6Bs); !s.ok()) {
+        return s;
+      }
+      for (const kvm_guest_debug& debug : per_step) {
+        if (absl::Status s = fd.SetGuestDebug(debug); !s.ok()) {
+          return s;
+        }
+      }
+    }
+  }
+  const double elapsed = Seconds(Clock::now() - t0);
+  Sample sample;
+  sample.events_per_s = static_cast<double>(steps) / elapsed;
+  AddCpu(cpu_before, ReadCpu({getpid()}), elapsed, &sample);
+  return sample;
+}
+
+// Breakpoint passes at `inc` for `seconds`: `at_hit` after the breakpoint exit (it
+// must single-step with the breakpoint disarmed), `after_step` after the step exit
+// (it must re-arm). Checks that the guest's counter moved once per pass.
+absl::StatusOr<Sample> BreakpointLoop(vmm::Vm& vm, vmm::VcpuFd& fd, uint64_t inc, uint64_t counter,
+                                      double seconds, const std::vector<kvm_guest_debug>& at_hit,
+                                      const std::vector<kvm_guest_debug>& after_step) {
+  absl::StatusOr<uint64_t> before = vm.memory().ReadObject<uint64_t>(counter);
+  if (!before.ok()) {
+    return before.status();
+  }
+  if (absl::Status s = fd.SetGuestDebug(after_step.back()); !s.ok()) {
+    return s;
+  }
+  const CpuSnapshot cpu_before = ReadCpu({getpid()});
+  uint64_t events = 0;
+  const auto t0 = Clock::now();
+  const auto deadline = t0 + std::chrono::duration<double>(seconds);
+  while (Clock::now() < deadline) {
+    if (absl::Status s = RunExpectingDebug(fd, 1); !s.ok()) {
+      return s;
+    }
+    if (fd.run().s.regs.regs.rip != inc) {
+      return absl::InternalError("a breakpoint exit away from kstep_inc");
+    }
+    for (const kvm_guest_debug& debug : at_hit) {
+      if (absl::Status s = fd.SetGuestDebug(debug); !s.ok()) {
+        return s;
+      }
+    }
+    if (absl::Status s = RunExpectingDebug(fd, kDr6Bs); !s.ok()) {
+      return s;
+    }
+    for (const kvm_guest_debug& debug : after_step) {
+      if (absl::Status s = fd.SetGuestDebug(debug); !s.ok()) {
+        return s;
+      }
+    }
+    ++events;
+  }
+  const double elapsed = Seconds(Clock::now() - t0);
+  Sample sample;
+  sample.events_per_s = static_cast<double>(events) / elapsed;
+  AddCpu(cpu_before, ReadCpu({getpid()}), elapsed, &sample);
+  absl::StatusOr<uint64_t> after = vm.memory().ReadObject<uint64_t>(counter);
+  if (!after.ok() || *after - *before != events) {
+    return absl::InternalError(absl::StrCat("kstep_counters[0] moved by ",
+                                            after.ok() ? *after - *before : 0, " over ", events,
+                                            " breakpoint passes"));
+  }
+  return sample;
+}
+
+// Runs on a kstep VM that was created (memory, page tables, image, long mode, sync
+// regs, exactly as pvmd builds it) but never started: its vCPU thread stays parked
+// and never enters KVM_RUN, so this thread owns the fd.
+absl::StatusOr<RawSample> MeasureRaw(vmm::VmRegistry& registry, const std::string& name,
+                                     double seconds) {
+  absl::StatusOr<std::shared_ptr<vmm::Vm>> created = registry.Create(KstepSpec(name));
+  if (!created.ok()) {
+    return created.status();
+  }
+  std::shared_ptr<vmm::Vm> vm = *created;
+  struct Deleter {
+    vmm::VmRegistry& registry;
+    const std::string& name;
+    ~Deleter() { (void)registry.Delete(name); }
+  } deleter{registry, name};
+  absl::StatusOr<uint64_t> i0 = SymbolOf(*vm, "kstep_i0");
+  absl::StatusOr<uint64_t> inc = SymbolOf(*vm, "kstep_inc");
+  absl::StatusOr<uint64_t> counters = SymbolOf(*vm, "kstep_counters");
+  if (!i0.ok() || !inc.ok() || !counters.ok()) {
+    return absl::NotFoundError("kstep lacks kstep_i0, kstep_inc or kstep_counters");
+  }
+  vmm::VcpuFd& fd = vm->vcpus()[0]->fd();
+  RawSample sample;
+  NamedAsVcpu named;
+
+  // Boot (with the console's OUT exits) up to the loop.
+  if (absl::Status s = fd.SetGuestDebug(ArmedAt(*i0)); !s.ok()) {
+    return s;
+  }
+  for (;;) {
+    absl::StatusOr<vmm::RunOutcome> outcome = fd.Run();
+    if (!outcome.ok()) {
+      return outcome.status();
+    }
+    const uint32_t reason = fd.run().exit_reason;
+    if (*outcome == vmm::RunOutcome::kExit && reason == KVM_EXIT_DEBUG) {
+      break;
+    }
+    if (*outcome == vmm::RunOutcome::kExit && reason != KVM_EXIT_IO) {
+      return absl::InternalError(absl::StrCat("kstep boot ended in ", vmm::ExitReasonName(reason)));
+    }
+  }
+  if (fd.run().s.regs.regs.rip != *i0) {
+    return absl::InternalError("the first debug exit is not at kstep_i0");
+  }
+
+  // 1. Single-step exits: KVM_RUN, exit, KVM_RUN; registers come in kvm_run (sync
+  // regs), so nothing else per exit. Then the same with the one KVM_SET_GUEST_DEBUG
+  // the engine issues per user step (its Rearm, even with nothing to re-arm).
+  absl::StatusOr<Sample> loop = StepLoop(fd, seconds, {});
+  if (!loop.ok()) {
+    return loop.status();
+  }
+  sample.step = *loop;
+  loop = StepLoop(fd, seconds, {EngineDebug(*inc, false, true)});
+  if (!loop.ok()) {
+    return loop.status();
+  }
+  sample.step_recipe = *loop;
+
+  // 2. A breakpoint that lets the guest go on, as trace mode needs: exit at
+  // kstep_inc, disarm and single-step it, re-arm, run one loop pass (~17 emulated
+  // instructions) to the next hit. One event = 2 exits + 2 KVM_SET_GUEST_DEBUG.
+  // Then the engine's recipe: the same exits with its three calls (disarm+step at
+  // the hit; re-arm still stepping, then stop stepping, after the step).
+  loop = BreakpointLoop(*vm, fd, *inc, *counters, seconds, {SingleStep()}, {ArmedAt(*inc)});
+  if (!loop.ok()) {
+    return loop.status();
+  }
+  sample.bp = *loop;
+  loop = BreakpointLoop(*vm, fd, *inc, *counters, seconds, {EngineDebug(*inc, false, true)},
+                        {EngineDebug(*inc, true, true), EngineDebug(*inc, true, false)});
+  if (!loop.ok()) {
+    return loop.status();
+  }
+  sample.bp_recipe = *loop;
+  const kvm_guest_debug armed = ArmedAt(*inc);
+  if (absl::Status s = fd.SetGuestDebug(armed); !s.ok()) {
+    return s;
+  }
+
+  // 3. For scale, what pvmprobe section 8 calls a breakpoint exit: the armed
+  // breakpoint under RIP fires again on every KVM_RUN (kvm-pvm ignores RF).
+  {
+    constexpr int kExits = 2000;
+    const auto t0 = Clock::now();
+    for (int n = 0; n < kExits; ++n) {
+      if (absl::Status s = RunExpectingDebug(fd, 1); !s.ok()) {
+        return s;
+      }
+      if (fd.run().s.regs.regs.rip != *inc) {
+        return absl::InternalError("the re-triggering breakpoint moved");
+      }
+    }
+    sample.retrigger_per_s = kExits / Seconds(Clock::now() - t0);
+  }
+
+  // 4. The ioctl the engine issues per step-over and per user step.
+  {
+    constexpr int kCalls = 5000;
+    const auto t0 = Clock::now();
+    for (int n = 0; n < kCalls; ++n) {
+      if (absl::Status s = fd.SetGuestDebug(armed); !s.ok()) {
+        return s;
+      }
+    }
+    sample.set_debug_per_s = kCalls / Seconds(Clock::now() - t0);
+  }
+  return sample;
+}
+
+// ---- engine: the debugger in this process ----
+
+// A StreamEvents follower without gRPC: the handler's own loop over the EventLog.
+class LogSubscriber {
+ public:
+  LogSubscriber(std::shared_ptr<const debug::EventLog> log, const Window& window,
+                Countdown& first_event)
+      : log_(std::move(log)), window_(window), first_event_(first_event) {
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~LogSubscriber() {
+    stop_.store(true);
+    if (thread_.joinable()) {
+      thread_.join();
+    }
+  }
+  // After the log is closed: the subscriber reads what is left, then ends.
+  void Join() { thread_.join(); }
+  const Tally& tally() const { return tally_; }
+
+ private:
+  void Run() {
+    std::vector<debug::DebugEvent> events(kEventsPerBatch);
+    uint64_t cursor = 1;
+    bool counted = false;
+    while (!stop_.load(std::memory_order_relaxed)) {
+      const debug::EventLog::Batch batch = log_->Read(&cursor, events);
+      const int64_t now = RealtimeNs();
+      if (batch.lost_count > 0) {
+        tally_.Gap(batch.lost_first, batch.lost_count);
+      }
+      if (batch.count > 0) {
+        tally_.Read();
+      }
+      for (size_t i = 0; i < batch.count; ++i) {
+        tally_.Event(events[i].sequence, events[i].timestamp_ns, now, window_);
+      }
+      if (!counted && batch.count > 0) {
+        counted = true;
+        first_event_.CountDown();
+      }
+      if (batch.closed) {
+        return;
+      }
+      if (batch.count == kEventsPerBatch) {
+        continue;
+      }
+      while (!log_->WaitForEvents(cursor, Clock::now() + kCancellationPoll)) {
+        if (stop_.load(std::memory_order_relaxed)) {
+          return;
+        }
+      }
+    }
+  }
+
+  std::shared_ptr<const debug::EventLog> log_;
+  const Window& window_;
+  Countdown& first_event_;
+  std::atomic<bool> stop_{false};
+  Tally tally_;
+  std::thread thread_;
+};
+
+// The in-process twin of event_path_grpc.cc's Session: a kstep VM stopped (all-stop)
+// on an exec breakpoint at `symbol`, with every subscriber already following.
+class EngineSession {
+ public:
+  EngineSession(vmm::VmRegistry& registry, std::string name, int subscribers)
+      : registry_(registry),
+        name_(std::move(name)),
+        subscribers_(subscribers),
+        first_event_(subscribers) {}
+  ~EngineSession() {
+    if (vm_ != nullptr) {
+      (void)registry_.Delete(name_);
+    }
+  }
+
+  absl::Status StopAt(const char* symbol) {
+    absl::StatusOr<std::shared_ptr<vmm::Vm>> vm = registry_.Create(KstepSpec(name_));
+    if (!vm.ok()) {
+      return vm.status();
+    }
+    vm_ = *vm;
+    debugger_ = &debug::DebuggerFor(*vm_, debug::AddressPolicy{});
+    if (absl::Status s = debugger_->SetEnabled(true, debug::StopMode::kAllStop); !s.ok()) {
+      return s;
+    }
+    absl::StatusOr<debug::BreakpointInfo> bp =
+        debugger_->AddBreakpoint({debug::BreakpointKind::kExec, 0, 1, false}, symbol);
+    if (!bp.ok()) {
+      return bp.status();
+    }
+    breakpoint_id_ = bp->id;
+    log_ = debugger_->events();
+    for (int i = 0; i < subscribers_; ++i) {
+      readers_.push_back(std::make_unique<LogSubscriber>(log_, window_, first_event_));
+    }
+    if (absl::Status s = vm_->Start(); !s.ok()) {
+      return s;
+    }
+    const auto deadline = Clock::now() + kPatience;
+    const bool first =
+        subscribers_ > 0 ? first_event_.WaitUntil(deadline) : log_->WaitForEvents(1, deadline);
+    if (!first) {
+      return absl::DeadlineExceededError(absl::StrCat("no event at ", symbol));
+    }
+    while (!debugger_->State().vcpus.at(0).stopped) {
+      if (Clock::now() > deadline) {
+        return absl::DeadlineExceededError(absl::StrCat("vCPU 0 never stopped at ", symbol));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    return absl::OkStatus();
+  }
+
+  // Deletes the VM (which closes the log) and collects what each subscriber saw.
+  std::vector<const Tally*> Finish() {
+    (void)registry_.Delete(name_);
+    vm_ = nullptr;
+    std::vector<const Tally*> tallies;
+    for (auto& reader : readers_) {
+      reader->Join();
+      tallies.push_back(&reader->tally());
+    }
+    return tallies;
+  }
+
+  debug::VmDebugger& debugger() { return *debugger_; }
+  const debug::EventLog& log() const { return *log_; }
+  uint32_t breakpoint_id() const { return breakpoint_id_; }
+  Window& window() { return window_; }
+
+ private:
+  vmm::VmRegistry& registry_;
+  const std::string name_;
+  const int subscribers_;
+  std::shared_ptr<vmm::Vm> vm_;
+  debug::VmDebugger* debugger_ = nullptr;
+  std::shared_ptr<debug::EventLog> log_;
+  uint32_t breakpoint_id_ = 0;
+  Window window_;
+  Countdown first_event_;
+  std::vector<std::unique_ptr<LogSubscriber>> readers_;
+};
+
+absl::StatusOr<Sample> EngineTrace(vmm::VmRegistry& registry, const std::string& name,
+                                   int subscribers, double warmup_s, double seconds) {
+  EngineSession session(registry, name, subscribers);
+  if (absl::Status s = session.StopAt("kstep_inc"); !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = session.debugger().SetEnabled(true, debug::StopMode::kTrace); !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = session.debugger().Continue(); !s.ok()) {
+    return s;
+  }
+  std::this_thread::sleep_for(std::chrono::duration<double>(warmup_s));
+  const CpuSnapshot cpu_before = ReadCpu({getpid()});
+  const uint64_t before = session.log().last_sequence();
+  const auto t0 = Clock::now();
+  session.window().Open();
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  const uint64_t after = session.log().last_sequence();
+  const auto t1 = Clock::now();
+  session.window().Close();
+  const CpuSnapshot cpu_after = ReadCpu({getpid()});
+  if (session.debugger().State().vcpus.at(0).stopped) {
+    return absl::InternalError("vCPU 0 stopped in trace mode");
+  }
+  const std::vector<const Tally*> tallies = session.Finish();
+  Sample sample = Summarize(static_cast<double>(after - before) / Seconds(t1 - t0), tallies);
+  AddCpu(cpu_before, cpu_after, Seconds(t1 - t0), &sample);
+  return sample;
+}
+
+absl::StatusOr<Sample> EngineStep(vmm::VmRegistry& registry, const std::string& name,
+                                  int subscribers, uint32_t steps) {
+  EngineSession session(registry, name, subscribers);
+  if (absl::Status s = session.StopAt("kstep_i0"); !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = session.debugger().RemoveBreakpoint(session.breakpoint_id()); !s.ok()) {
+    return s;
+  }
+  const CpuSnapshot cpu_before = ReadCpu({getpid()});
+  session.window().Open();
+  const auto t0 = Clock::now();
+  absl::StatusOr<debug::StepResult> step =
+      session.debugger().Step(0, steps, Clock::now() + std::chrono::seconds(60));
+  const auto t1 = Clock::now();
+  session.window().Close();
+  const CpuSnapshot cpu_after = ReadCpu({getpid()});
+  if (!step.ok()) {
+    return step.status();
+  }
+  if (step->steps != steps) {
+    return absl::InternalError(
+        absl::StrCat("Step did ", step->steps, " of ", steps, " steps: ", step->reason));
+  }
+  const std::vector<const Tally*> tallies = session.Finish();
+  Sample sample = Summarize(step->steps / Seconds(t1 - t0), tallies);
+  AddCpu(cpu_before, cpu_after, Seconds(t1 - t0), &sample);
+  return sample;
+}
+
+// ---- the report ----
+
+std::string LoadAverage() {
+  std::ifstream in("/proc/loadavg");
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
+void Record(Row& row, const absl::StatusOr<Sample>& sample) {
+  if (!sample.ok()) {
+    if (row.error.empty()) {
+      row.error = std::string(sample.status().message());
+    }
+    std::fprintf(stderr, "  %s %s (%d): %s\n", row.path.c_str(), row.what.c_str(), row.subscribers,
+                 std::string(sample.status().message()).c_str());
+    return;
+  }
+  row.runs.push_back(*sample);
+  std::fprintf(stderr,
+               "  %-6s %-44s %3d subs: %9.0f events/s, p50 %.1f us, p99 %.1f us, lost %lu\n",
+               row.path.c_str(), row.what.c_str(), row.subscribers, sample->events_per_s,
+               sample->p50_us, sample->p99_us, static_cast<unsigned long>(sample->lost));
+}
+
+Sample Rate(double per_s) {
+  Sample s;
+  s.events_per_s = per_s;
+  return s;
+}
+
+struct Options {
+  double seconds = 2;
+  double warmup = 0.3;
+  int runs = 3;
+  uint32_t steps = 20000;
+  std::vector<int> subscribers = {1, 8, 64};
+  bool engine = true;
+  bool grpc = true;
+  std::string pvmd = PVMD_BINARY;
+  std::string guest_dir = PVM_GUEST_BUILD_DIR;
+};
+
+int Main(const Options& options) {
+  absl::StatusOr<vmm::Kvm> kvm = vmm::Kvm::Open();
+  if (!kvm.ok()) {
+    std::fprintf(stderr, "event_path_bench: %s\n", std::string(kvm.status().message()).c_str());
+    return 1;
+  }
+  vmm::VmRegistry registry(*kvm, vmm::ImageCatalog(options.guest_dir), vmm::VmLimits{});
+
+  utsname uts{};
+  uname(&uts);
+  const std::string load_before = LoadAverage();
+  std::printf("debug event path, kstep guest (CPL0, emulated), 1 vCPU; kernel %s, %u CPUs\n",
+              uts.release, std::thread::hardware_concurrency());
+  std::printf("%d runs, interleaved; trace windows %.1f s after %.1f s warm-up; Step(0, %u)\n",
+              options.runs, options.seconds, options.warmup, options.steps);
+  std::printf("load average before: %s\n", load_before.c_str());
+  std::fflush(stdout);
+
+  Row raw_step{"raw", "single-step exits (KVM_GUESTDBG_SINGLESTEP)"};
+  Row raw_step_recipe{"raw", "  + 1 SET_GUEST_DEBUG per step (engine's)"};
+  Row raw_bp{"raw", "exec bp kstep_inc: exit, step over, re-arm"};
+  Row raw_bp_recipe{"raw", "  with the engine's 3 SET_GUEST_DEBUG, not 2"};
+  Row raw_retrigger{"raw", "exec bp exit at one RIP, no progress"};
+  Row raw_set_debug{"raw", "KVM_SET_GUEST_DEBUG ioctl alone (calls)"};
+  std::vector<int> engine_subs = {0};
+  engine_subs.insert(engine_subs.end(), options.subscribers.begin(), options.subscribers.end());
+  std::vector<Row> engine_trace, engine_step, grpc_trace, grpc_step;
+  for (int n : engine_subs) {
+    engine_trace.push_back({"engine", "trace, exec bp kstep_inc", n});
+    engine_step.push_back({"engine", absl::StrCat("Step(0, ", options.steps, ")"), n});
+  }
+  for (int n : options.subscribers) {
+    grpc_trace.push_back({"grpc", "trace, exec bp kstep_inc", n});
+    grpc_step.push_back({"grpc", absl::StrCat("Step(0, ", options.steps, ")"), n});
+  }
+
+  std::unique_ptr<PvmdProcess> pvmd;
+  std::string grpc_error;
+  if (options.grpc) {
+    absl::StatusOr<std::unique_ptr<PvmdProcess>> started =
+        PvmdProcess::Start(options.pvmd, options.guest_dir);
+    if (started.ok()) {
+      pvmd = *std::move(started);
+    } else {
+      grpc_error = std::string(started.status().message());
+    }
+  }
+
+  for (int run = 0; run < options.runs; ++run) {
+    std::fprintf(stderr, "run %d/%d (load %s)\n", run + 1, options.runs, LoadAverage().c_str());
+    absl::StatusOr<RawSample> raw =
+        MeasureRaw(registry, absl::StrCat("ep-raw-", run), options.seconds);
+    if (raw.ok()) {
+      Record(raw_step, raw->step);
+      Record(raw_step_recipe, raw->step_recipe);
+      Record(raw_bp, raw->bp);
+      Record(raw_bp_recipe, raw->bp_recipe);
+      Record(raw_retrigger, Rate(raw->retrigger_per_s));
+      Record(raw_set_debug, Rate(raw->set_debug_per_s));
+    } else {
+      for (Row* row :
+           {&raw_step, &raw_step_recipe, &raw_bp, &raw_bp_recipe, &raw_retrigger, &raw_set_debug}) {
+        Record(*row, raw.status());
+      }
+    }
+    if (options.engine) {
+      for (Row& row : engine_trace) {
+        Record(row, EngineTrace(registry, absl::StrCat("ep-trace-", row.subscribers, "-", run),
+                                row.subscribers, options.warmup, options.seconds));
+      }
+      for (Row& row : engine_step) {
+        Record(row, EngineStep(registry, absl::StrCat("ep-step-", row.subscribers, "-", run),
+                               row.subscribers, options.steps));
+      }
+    }
+    if (pvmd != nullptr) {
+      GrpcRunOptions grpc_options;
+      grpc_options.warmup_s = options.warmup;
+      grpc_options.seconds = options.seconds;
+      grpc_options.steps = options.steps;
+      for (Row& row : grpc_trace) {
+        grpc_options.subscribers = row.subscribers;
+        Record(row, GrpcTrace(*pvmd, absl::StrCat("ep-trace-", row.subscribers, "-", run),
+                              grpc_options));
+      }
+      for (Row& row : grpc_step) {
+        grpc_options.subscribers = row.subscribers;
+        Record(row,
+               GrpcStep(*pvmd, absl::StrCat("ep-step-", row.subscribers, "-", run), grpc_options));
+      }
+    }
+  }
+
+  auto median_rate = [](const Row& row) {
+    std::vector<double> rates;
+    for (const Sample& s : row.runs) {
+      rates.push_back(s.events_per_s);
+    }
+    return Median(rates);
+  };
+  const double raw_step_rate = median_rate(raw_step);
+  const double raw_bp_rate = median_rate(raw_bp);
+  raw_step.raw_events_per_s = raw_step_rate;
+  raw_bp.raw_events_per_s = raw_bp_rate;
+  raw_step_recipe.raw_events_per_s = raw_step_rate;
+  raw_bp_recipe.raw_events_per_s = raw_bp_rate;
+  std::vector<Row> rows = {raw_step,      raw_step_recipe, raw_bp,
+                           raw_bp_recipe, raw_retrigger,   raw_set_debug};
+  if (options.engine) {
+    for (Row& row : engine_trace) {
+      row.raw_events_per_s = raw_bp_rate;
+      rows.push_back(row);
+    }
+    for (Row& row : engine_step) {
+      row.raw_events_per_s = raw_step_rate;
+      rows.push_back(row);
+    }
+  }
+  if (options.grpc) {
+    for (Row& row : grpc_trace) {
+      row.raw_events_per_s = raw_bp_rate;
+      if (pvmd == nullptr) row.error = grpc_error;
+      rows.push_back(row);
+    }
+    for (Row& row : grpc_step) {
+      row.raw_events_per_s = raw_step_rate;
+      if (pvmd == nullptr) row.error = grpc_error;
+      rows.push_back(row);
+    }
+  }
+  pvmd.reset();
+  std::printf("\n");
+  PrintTable(rows);
+  std::printf("\nratio: trace rows / raw exec-bp row, Step rows / raw single-step row (medians)\n");
+  std::printf("load average after: %s\n", LoadAverage().c_str());
+  return 0;
+}
+
+}  // namespace
+}  // namespace pvm::bench
+
+int main(int argc, char** argv) {
+  pvm::bench::Options options;
+  CLI::App app{"Debug event path: raw KVM exit rate vs. pvmd's delivery to subscribers"};
+  app.add_option("--seconds", options.seconds, "Trace and raw loop window per run")
+      ->capture_default_str();
+  app.add_option("--warmup", options.warmup, "Trace warm-up before each window")
+      ->capture_default_str();
+  app.add_option("--runs", options.runs, "Runs of every measurement (median reported)")
+      ->capture_default_str();
+  app.add_option("--steps", options.steps, "Instructions per Step call")->capture_default_str();
+  app.add_option("--subscribers", options.subscribers, "Subscriber counts")
+      ->delimiter(',')
+      ->capture_default_str();
+  app.add_flag("!--no-engine", options.engine, "Skip the in-process engine rows");
+  app.add_flag("!--no-grpc", options.grpc, "Skip the end-to-end rows");
+  app.add_option("--pvmd", options.pvmd, "pvmd binary for the end-to-end rows")
+      ->capture_default_str();
+  app.add_option("--guest-dir", options.guest_dir, "Where builtin:kstep lives")
+      ->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  return pvm::bench::Main(options);
+}
