@@ -103,8 +103,14 @@ ExitDecision HandleExit(uint32_t vcpu_id, VcpuFd& fd, ExitObserver& observer) {
   switch (run.exit_reason) {
     case KVM_EXIT_IO:
     case KVM_EXIT_MMIO: {
-      ExitDecision decision =
-          run.exit_reason == KVM_EXIT_IO ? HandlePortIo(run, observer) : HandleMmio(run);
+      ExitDecision decision;
+      if (run.exit_reason == KVM_EXIT_IO) {
+        decision = HandlePortIo(run, observer);
+      } else if (std::optional<ExitDecision> claimed = observer.OnMmioExit(vcpu_id, fd)) {
+        decision = *std::move(claimed);  // a watched page: the access is done
+      } else {
+        decision = HandleMmio(run);
+      }
       if (decision.action == ExitAction::kContinue) {
         if (std::optional<ExitDecision> debug = observer.OnInstructionExit(vcpu_id, fd)) {
           return *std::move(debug);

@@ -34,6 +34,11 @@ class ExitObserver {
   // After a port I/O or MMIO exit was handled: the instruction is complete, and a
   // single-step trap KVM would have raised for it is not coming. nullopt: go on.
   virtual std::optional<ExitDecision> OnInstructionExit(uint32_t vcpu_id, VcpuFd& fd) = 0;
+  // KVM_EXIT_MMIO first goes here: a value means the access was completed (e.g. on a
+  // page the debugger protects); nullopt gives it the no-device default.
+  virtual std::optional<ExitDecision> OnMmioExit(uint32_t /*vcpu_id*/, VcpuFd& /*fd*/) {
+    return std::nullopt;
+  }
   virtual void OnVcpuHalted(uint32_t vcpu_id) = 0;
   virtual void OnVcpuFailed(uint32_t vcpu_id, const std::string& reason) = 0;
 };

@@ -1,5 +1,7 @@
 #include "daemon/vmm/vm.h"
 
+#include <linux/kvm.h>
+
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -61,13 +63,17 @@ absl::StatusOr<std::unique_ptr<Vm>> Vm::Create(const Kvm& kvm, VmConfig config) 
   if (!vm_fd.ok()) {
     return vm_fd.status();
   }
-  if (absl::Status s = vm_fd->SetMemoryRegion(0, 0, memory->size(), memory->host_address());
-      !s.ok()) {
-    return s;
-  }
+  const MemslotCaps slot_caps{
+      .readonly = kvm.capabilities().readonly_mem,
+      .max_slots = static_cast<uint32_t>(vm_fd->CheckExtension(KVM_CAP_NR_MEMSLOTS)),
+  };
 
   auto vm = std::make_unique<Vm>(ConstructionKey{}, std::move(config), *std::move(vm_fd),
                                  *std::move(memory), *std::move(image));
+  // All of memory in slot 0; the debugger may carve pages out later (memslots.h).
+  if (absl::Status s = vm->memslots_.Install(slot_caps); !s.ok()) {
+    return s;
+  }
   const VmConfig& cfg = vm->config_;
   for (uint32_t id = 0; id < cfg.vcpus; ++id) {
     absl::StatusOr<VcpuFd> vcpu_fd = vm->vm_fd_.CreateVcpu(id);
@@ -97,6 +103,11 @@ Vm::Vm(ConstructionKey, VmConfig config, VmFd vm_fd, GuestMemory memory, GuestIm
       created_at_(std::chrono::system_clock::now()),
       vm_fd_(std::move(vm_fd)),
       memory_(std::move(memory)),
+      memslots_(
+          [this](uint32_t slot, uint64_t gpa, uint64_t size, void* host, uint32_t flags) {
+            return vm_fd_.SetMemoryRegion(slot, gpa, size, host, flags);
+          },
+          memory_.host_address(), memory_.size()),
       image_(std::move(image)),
       console_(config_.console_capacity) {}
 
@@ -255,6 +266,14 @@ std::optional<ExitDecision> Vm::OnInstructionExit(uint32_t vcpu_id, VcpuFd& fd) 
     return std::nullopt;
   }
   return hook->OnInstructionExit(vcpu_id, fd);
+}
+
+std::optional<ExitDecision> Vm::OnMmioExit(uint32_t vcpu_id, VcpuFd& fd) {
+  DebugExitHook* hook = debug_hook_.load();
+  if (hook == nullptr) {
+    return std::nullopt;
+  }
+  return hook->OnMmioExit(vcpu_id, fd);
 }
 
 void Vm::OnVcpuHalted(uint32_t vcpu_id) {

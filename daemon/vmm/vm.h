@@ -21,6 +21,7 @@
 #include "daemon/vmm/exit_handler.h"
 #include "daemon/vmm/guest_memory.h"
 #include "daemon/vmm/kvm.h"
+#include "daemon/vmm/memslots.h"
 #include "daemon/vmm/vcpu.h"
 #include "daemon/vmm/vm_fd.h"
 #include "daemon/vmm/vm_state.h"
@@ -66,6 +67,13 @@ class DebugExitHook {
   virtual std::optional<ExitDecision> OnDebugExit(uint32_t vcpu_id, VcpuFd& fd) = 0;
   // After an I/O or MMIO exit completed an instruction. nullopt: carry on.
   virtual std::optional<ExitDecision> OnInstructionExit(uint32_t vcpu_id, VcpuFd& fd) = 0;
+  // KVM_EXIT_MMIO, before the VMM's default for it (no device: loads read all-ones,
+  // stores vanish). Pages the debugger protects through memslots() exit here. A
+  // value: the hook completed the access (a load's data is in run.mmio.data) and
+  // says what the vCPU does next; nullopt: not the hook's, the default applies.
+  virtual std::optional<ExitDecision> OnMmioExit(uint32_t /*vcpu_id*/, VcpuFd& /*fd*/) {
+    return std::nullopt;
+  }
   // A vCPU halted or failed: it will not run again.
   virtual void OnVcpuEnded(uint32_t vcpu_id) = 0;
   // After every vCPU thread has stopped for good.
@@ -103,6 +111,8 @@ class Vm : private ExitObserver {
 
   ConsoleBuffer& console() { return console_; }
   GuestMemory& memory() { return memory_; }
+  // How KVM maps memory(): change only with every vCPU parked (WithAllParked).
+  Memslots& memslots() { return memslots_; }
   const GuestImage& image() const { return image_; }
   std::vector<std::unique_ptr<Vcpu>>& vcpus() { return vcpus_; }
 
@@ -115,6 +125,7 @@ class Vm : private ExitObserver {
   void OnConsoleOutput(std::string_view bytes) override;
   std::optional<ExitDecision> OnDebugExit(uint32_t vcpu_id, VcpuFd& fd) override;
   std::optional<ExitDecision> OnInstructionExit(uint32_t vcpu_id, VcpuFd& fd) override;
+  std::optional<ExitDecision> OnMmioExit(uint32_t vcpu_id, VcpuFd& fd) override;
   void OnVcpuHalted(uint32_t vcpu_id) override;
   void OnVcpuFailed(uint32_t vcpu_id, const std::string& reason) override;
 
@@ -124,6 +135,7 @@ class Vm : private ExitObserver {
   const std::chrono::system_clock::time_point created_at_;
   VmFd vm_fd_;
   GuestMemory memory_;
+  Memslots memslots_;  // over vm_fd_ and memory_
   GuestImage image_;
   ConsoleBuffer console_;
   std::vector<std::unique_ptr<Vcpu>> vcpus_;

@@ -25,6 +25,15 @@ absl::Status VmFd::SetMemoryRegion(uint32_t slot, uint64_t gpa, uint64_t size, v
   return absl::OkStatus();
 }
 
+absl::Status VmFd::DeleteMemoryRegion(uint32_t slot) {
+  return SetMemoryRegion(slot, 0, 0, nullptr, 0);
+}
+
+int VmFd::CheckExtension(int capability) const {
+  const int result = ::ioctl(fd_.get(), KVM_CHECK_EXTENSION, capability);
+  return result < 0 ? 0 : result;
+}
+
 absl::StatusOr<VcpuFd> VmFd::CreateVcpu(uint32_t id) {
   UniqueFd vcpu_fd(::ioctl(fd_.get(), KVM_CREATE_VCPU, static_cast<unsigned long>(id)));
   if (!vcpu_fd.valid()) {
