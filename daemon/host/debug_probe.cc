@@ -129,12 +129,12 @@ struct RuleObservation {
 class Prober {
  public:
   Prober(vmm::VcpuFd& vcpu, vmm::GuestMemory& memory, const kvm_sregs& long_mode,
-         const ProbeOptions& options, Clock::time_point start, std::vector<std::string>& notes)
+         const ProbeOptions& options, std::vector<std::string>& notes)
       : vcpu_(vcpu),
         memory_(memory),
         long_mode_(long_mode),
         options_(options),
-        end_(start + options.total_budget),
+        end_(Clock::now() + options.checks_budget),
         notes_(notes) {}
 
   absl::Status Start() { return deadline_.Start(); }
@@ -206,6 +206,7 @@ class Prober {
     return true;
   }
 
+  // A check's run ends at the run deadline or soon after the budget, whichever is first.
   absl::StatusOr<Exit> RunOnce() {
     const auto remaining =
         std::chrono::duration_cast<std::chrono::nanoseconds>(end_ - Clock::now());
@@ -230,13 +231,16 @@ class Prober {
         e.pc = run.debug.arch.pc;
         e.dr6 = run.debug.arch.dr6;
         return e;
-      case KVM_EXIT_IO:
-        if (run.io.direction == KVM_EXIT_IO_OUT && run.io.size == 1 &&
-            (run.io.port == kMarkPort || run.io.port == kVectorPort)) {
-          e.kind = run.io.port == kMarkPort ? Exit::Kind::kMark : Exit::Kind::kVector;
-          e.value = reinterpret_cast<const uint8_t*>(&run)[run.io.data_offset];
+      case KVM_EXIT_MMIO:
+        if (run.mmio.is_write && run.mmio.len == 1 &&
+            (run.mmio.phys_addr == kMarkMmio || run.mmio.phys_addr == kVectorMmio)) {
+          e.kind = run.mmio.phys_addr == kMarkMmio ? Exit::Kind::kMark : Exit::Kind::kVector;
+          e.value = run.mmio.data[0];
           return e;
         }
+        e.detail = absl::StrFormat("unexpected MMIO exit at 0x%x", run.mmio.phys_addr);
+        return e;
+      case KVM_EXIT_IO:
         e.detail = absl::StrFormat("unexpected I/O exit on port 0x%x", run.io.port);
         return e;
       case KVM_EXIT_INTERNAL_ERROR:
@@ -494,8 +498,7 @@ void CombineRules(const RuleObservation& native, const RuleObservation& emulated
   }
 }
 
-absl::Status RunProbe(const vmm::Kvm& kvm, const ProbeOptions& options, Clock::time_point start,
-                      DebugCapabilities& caps) {
+absl::Status RunProbe(const vmm::Kvm& kvm, const ProbeOptions& options, DebugCapabilities& caps) {
   absl::StatusOr<vmm::VmFd> vm = kvm.CreateVm();
   if (!vm.ok()) return vm.status();
   absl::StatusOr<vmm::GuestMemory> memory = vmm::GuestMemory::Create(kMemorySize);
@@ -514,7 +517,8 @@ absl::Status RunProbe(const vmm::Kvm& kvm, const ProbeOptions& options, Clock::t
   absl::StatusOr<kvm_sregs> long_mode = vcpu->GetSregs();
   if (!long_mode.ok()) return long_mode.status();
 
-  Prober prober(*vcpu, *memory, *long_mode, options, start, caps.notes);
+  const Clock::time_point checks_start = Clock::now();
+  Prober prober(*vcpu, *memory, *long_mode, options, caps.notes);
   if (absl::Status s = prober.Start(); !s.ok()) return s;
   RuleObservation native_rule, emulated_rule;
   absl::StatusOr<PathDebugCapabilities> native = prober.ProbePath(/*native=*/true, native_rule);
@@ -522,6 +526,7 @@ absl::Status RunProbe(const vmm::Kvm& kvm, const ProbeOptions& options, Clock::t
   absl::StatusOr<PathDebugCapabilities> emulated =
       prober.ProbePath(/*native=*/false, emulated_rule);
   if (!emulated.ok()) return emulated.status();
+  caps.checks_duration = Clock::now() - checks_start;
   caps.native = *native;
   caps.emulated = *emulated;
   CombineRules(native_rule, emulated_rule, caps);
@@ -541,7 +546,7 @@ absl::StatusOr<DebugCapabilities> ProbeGuestDebug(const vmm::Kvm& kvm,
     caps.native = caps.emulated = nothing;
     caps.address_rule_evidence = "KVM_CAP_SET_GUEST_DEBUG is 0: no guest debugging to measure";
     caps.notes.push_back(caps.address_rule_evidence);
-  } else if (absl::Status s = probe::RunProbe(kvm, options, start, caps); !s.ok()) {
+  } else if (absl::Status s = probe::RunProbe(kvm, options, caps); !s.ok()) {
     return s;
   }
   caps.duration = Clock::now() - start;

@@ -13,6 +13,11 @@
 #include "daemon/vmm/kvm.h"
 #include "tests/support/kvm_required.h"
 
+namespace pvm::host {
+// gtest prints the words instead of the enum's bytes.
+void PrintTo(DebugDelivery delivery, std::ostream* os) { *os << DebugDeliveryName(delivery); }
+}  // namespace pvm::host
+
 namespace pvm::testing {
 namespace {
 
@@ -49,9 +54,15 @@ TEST_F(DebugProbeTest, VerdictIsClearConsistentAndQuick) {
   const DebugCapabilities caps = Probe();
   std::cout << caps.Summary() << "\n" << caps.OneLine() << "\n";
 
-  // The bound: a probe at every pvmd start must not delay it noticeably.
-  EXPECT_GT(caps.duration.count(), 0);
-  EXPECT_LT(caps.duration, std::chrono::seconds(1));
+  // The bound: a probe at every pvmd start must not delay it noticeably. The
+  // checks are the probe's own work; creating the VM is the host's, and in the SVM test
+  // host (a kernel emulated by QEMU's TCG) that alone took 0.3-0.6 s.
+  EXPECT_GT(caps.checks_duration.count(), 0);
+  EXPECT_LE(caps.checks_duration, caps.duration);
+  EXPECT_LT(caps.checks_duration, std::chrono::seconds(1));
+  if (OnKvmPvm()) {
+    EXPECT_LT(caps.duration, std::chrono::seconds(1));
+  }
 
   // Every check ran into an outcome the probe understands.
   EXPECT_THAT(caps.notes, ::testing::IsEmpty());
@@ -127,8 +138,7 @@ TEST_F(DebugProbeTest, SameVerdictEveryTime) {
 }
 
 TEST_F(DebugProbeTest, SpentBudgetSkipsEveryCheckAndSaysSo) {
-  const DebugCapabilities caps =
-      Probe({.run_deadline = std::chrono::milliseconds(1), .total_budget = {}});
+  const DebugCapabilities caps = Probe({.checks_budget = std::chrono::milliseconds(0)});
   for (const PathDebugCapabilities* path : {&caps.native, &caps.emulated}) {
     EXPECT_THAT(All(*path), ::testing::Each(DebugDelivery::kInconclusive));
   }
