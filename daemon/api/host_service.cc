@@ -2,6 +2,10 @@
 
 #include <sys/utsname.h>
 
+#include <chrono>
+
+#include "absl/strings/str_cat.h"
+
 namespace pvm::api {
 namespace {
 
@@ -19,10 +23,75 @@ pvm::v1::ModuleState ToProto(host::ModuleState state) {
   return pvm::v1::MODULE_STATE_UNSPECIFIED;
 }
 
+pvm::v1::DebugDelivery ToProto(host::DebugDelivery delivery) {
+  switch (delivery) {
+    case host::DebugDelivery::kDebugExit:
+      return pvm::v1::DEBUG_DELIVERY_DEBUG_EXIT;
+    case host::DebugDelivery::kEmulationFailure:
+      return pvm::v1::DEBUG_DELIVERY_EMULATION_FAILURE;
+    case host::DebugDelivery::kGuestIdt:
+      return pvm::v1::DEBUG_DELIVERY_GUEST_IDT;
+    case host::DebugDelivery::kNone:
+      return pvm::v1::DEBUG_DELIVERY_NONE;
+    case host::DebugDelivery::kInconclusive:
+      return pvm::v1::DEBUG_DELIVERY_INCONCLUSIVE;
+  }
+  return pvm::v1::DEBUG_DELIVERY_UNSPECIFIED;
+}
+
+pvm::v1::AddressRule ToProto(pvm_va_rule rule) {
+  switch (rule) {
+    case PVM_VA_RULE_NONE:
+      return pvm::v1::ADDRESS_RULE_NONE;
+    case PVM_VA_RULE_POSITIVE_OR_RANGES:
+      return pvm::v1::ADDRESS_RULE_POSITIVE_OR_RANGES;
+    case PVM_VA_RULE_NONNEG_OR_RANGES:
+      return pvm::v1::ADDRESS_RULE_NONNEG_OR_RANGES;
+    case PVM_VA_RULE_LOWER_HALF:
+      return pvm::v1::ADDRESS_RULE_LOWER_HALF;
+  }
+  return pvm::v1::ADDRESS_RULE_UNSPECIFIED;
+}
+
+void ToProto(const host::PathDebugCapabilities& path, pvm::v1::PathDebugCapabilities* out) {
+  out->set_hw_exec_breakpoint(ToProto(path.hw_exec_breakpoint));
+  out->set_single_step(ToProto(path.single_step));
+  out->set_write_watchpoint(ToProto(path.write_watchpoint));
+  out->set_int3(ToProto(path.int3));
+}
+
+void ToProto(const absl::StatusOr<host::DebugCapabilities>& probe,
+             pvm::v1::DebugCapabilities* out) {
+  if (!probe.ok()) {
+    out->set_probed(false);
+    out->set_error(absl::StrCat("probe failed: ", probe.status().message()));
+    // Validation then drops nothing, as without a probe.
+    out->set_address_rule(pvm::v1::ADDRESS_RULE_NONE);
+    return;
+  }
+  out->set_probed(true);
+  ToProto(probe->native, out->mutable_native());
+  ToProto(probe->emulated, out->mutable_emulated());
+  out->set_address_rule(ToProto(probe->ValidationRule()));
+  out->set_address_rule_known(probe->address_rule_known);
+  out->set_address_rule_evidence(probe->address_rule_evidence);
+  using std::chrono::duration_cast;
+  using std::chrono::microseconds;
+  out->set_duration_us(duration_cast<microseconds>(probe->duration).count());
+  out->set_checks_duration_us(duration_cast<microseconds>(probe->checks_duration).count());
+  for (std::string& line : probe->SummaryLines()) {
+    out->add_summary(std::move(line));
+  }
+  for (const std::string& note : probe->notes) {
+    out->add_notes(note);
+  }
+}
+
 }  // namespace
 
-HostServiceImpl::HostServiceImpl(const vmm::Kvm& kvm, host::ModuleStatus module)
-    : kvm_(kvm), module_(std::move(module)) {}
+HostServiceImpl::HostServiceImpl(const vmm::Kvm& kvm, host::ModuleStatus module,
+                                 absl::StatusOr<host::DebugCapabilities> debug_capabilities)
+    : kvm_(kvm), module_(std::move(module)), debug_capabilities_(std::move(debug_capabilities)) {}
 
 grpc::Status HostServiceImpl::GetHostInfo(grpc::ServerContext*, const pvm::v1::GetHostInfoRequest*,
                                           pvm::v1::HostInfo* response) {
@@ -49,6 +118,7 @@ grpc::Status HostServiceImpl::GetHostInfo(grpc::ServerContext*, const pvm::v1::G
   kvm->set_num_debug_registers(caps.num_debug_registers);
   kvm->set_readonly_mem(caps.readonly_mem);
   kvm->set_sync_regs(caps.sync_regs);
+  ToProto(debug_capabilities_, response->mutable_debug_capabilities());
   return grpc::Status::OK;
 }
 

@@ -2,6 +2,8 @@
 #ifndef PVMD_DAEMON_API_HOST_SERVICE_H_
 #define PVMD_DAEMON_API_HOST_SERVICE_H_
 
+#include "absl/status/statusor.h"
+#include "daemon/host/debug_probe.h"
 #include "daemon/host/module_status.h"
 #include "daemon/vmm/kvm.h"
 #include "pvm/v1/host.grpc.pb.h"
@@ -10,9 +12,12 @@ namespace pvm::api {
 
 class HostServiceImpl final : public pvm::v1::HostService::Service {
  public:
-  // Both are read once at start-up; the module cannot change under a running pvmd
-  // without it noticing on its own /dev/kvm.
-  HostServiceImpl(const vmm::Kvm& kvm, host::ModuleStatus module);
+  // All are read once at start-up; the module cannot change under a running pvmd
+  // without it noticing on its own /dev/kvm. A failed guest-debug probe is reported
+  // as such.
+  HostServiceImpl(const vmm::Kvm& kvm, host::ModuleStatus module,
+                  absl::StatusOr<host::DebugCapabilities> debug_capabilities =
+                      absl::UnavailableError("the guest-debug probe did not run"));
 
   grpc::Status GetHostInfo(grpc::ServerContext* context, const pvm::v1::GetHostInfoRequest* request,
                            pvm::v1::HostInfo* response) override;
@@ -20,6 +25,7 @@ class HostServiceImpl final : public pvm::v1::HostService::Service {
  private:
   const vmm::Kvm& kvm_;
   const host::ModuleStatus module_;
+  const absl::StatusOr<host::DebugCapabilities> debug_capabilities_;
 };
 
 }  // namespace pvm::api
