@@ -14,6 +14,7 @@
 #include "daemon/api/host_service.h"
 #include "daemon/api/vm_service.h"
 #include "daemon/daemon_options.h"
+#include "daemon/host/debug_probe.h"
 #include "daemon/host/module_status.h"
 #include "daemon/log.h"
 #include "daemon/unix_socket.h"
@@ -50,13 +51,30 @@ int Run(const DaemonOptions& options) {
   LogDaemon(LogPriority::kInfo, "KVM API ", kvm->capabilities().api_version, ", up to ",
             kvm->capabilities().max_vcpus, " vCPUs per VM, guests from ", options.guest_dir);
 
+  // What guest debugging the module really delivers, measured on a probe VM (a few
+  // milliseconds). Without a verdict pvmd still serves; validation then drops nothing.
+  const auto probe_start = std::chrono::steady_clock::now();
+  absl::StatusOr<host::DebugCapabilities> debug_caps = host::ProbeGuestDebug(*kvm);
+  if (debug_caps.ok()) {
+    LogDaemon(LogPriority::kInfo, debug_caps->OneLine());
+  } else {
+    LogDaemon(LogPriority::kWarning, "guest-debug probe failed after ",
+              std::chrono::duration_cast<std::chrono::microseconds>(
+                  std::chrono::steady_clock::now() - probe_start)
+                  .count(),
+              " us: ", debug_caps.status().message(),
+              "; breakpoints are validated as if the module dropped none");
+  }
+  const debug::AddressPolicy address_policy{.rule = debug_caps.ok() ? debug_caps->ValidationRule()
+                                                                    : PVM_VA_RULE_NONE};
+
   vmm::VmLimits limits = options.limits;
   limits.max_vcpus_per_vm = std::min<uint32_t>(
       limits.max_vcpus_per_vm, static_cast<uint32_t>(kvm->capabilities().max_vcpus));
   vmm::VmRegistry registry(*kvm, vmm::ImageCatalog(options.guest_dir), limits);
-  api::HostServiceImpl host_service(*kvm, module);
+  api::HostServiceImpl host_service(*kvm, module, debug_caps);
   api::VmServiceImpl vm_service(registry);
-  api::DebugServiceImpl debug_service(registry, debug::AddressPolicy{});
+  api::DebugServiceImpl debug_service(registry, address_policy);
 
   if (absl::Status s = PrepareSocketPath(options.socket_path); !s.ok()) {
     LogDaemon(LogPriority::kError, "cannot serve on ", options.socket_path, ": ", s.message());
