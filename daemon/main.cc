@@ -74,7 +74,7 @@ int Run(const DaemonOptions& options) {
   vmm::VmRegistry registry(*kvm, vmm::ImageCatalog(options.guest_dir), limits);
   api::HostServiceImpl host_service(*kvm, module, debug_caps);
   api::VmServiceImpl vm_service(registry);
-  api::DebugServiceImpl debug_service(registry, address_policy);
+  api::DebugServiceImpl debug_service(registry, debug::DebugConfig{.policy = address_policy});
 
   if (absl::Status s = PrepareSocketPath(options.socket_path); !s.ok()) {
     LogDaemon(LogPriority::kError, "cannot serve on ", options.socket_path, ": ", s.message());

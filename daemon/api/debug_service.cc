@@ -61,7 +61,7 @@ absl::StatusOr<DebugServiceImpl::Target> DebugServiceImpl::Find(const std::strin
   absl::StatusOr<std::shared_ptr<vmm::Vm>> vm = registry_.Get(name);
   if (!vm.ok()) return vm.status();
   Target target;
-  target.debugger = &debug::DebuggerFor(**vm, policy_);
+  target.debugger = &debug::DebuggerFor(**vm, config_);
   target.vm = *std::move(vm);
   return target;
 }

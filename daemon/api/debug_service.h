@@ -16,8 +16,8 @@ namespace pvm::api {
 class DebugServiceImpl final : public pvm::v1::DebugService::Service {
  public:
   // `policy`: the breakpoint addresses this host's module accepts, for every VM.
-  DebugServiceImpl(vmm::VmRegistry& registry, debug::AddressPolicy policy)
-      : registry_(registry), policy_(policy) {}
+  DebugServiceImpl(vmm::VmRegistry& registry, debug::DebugConfig config)
+      : registry_(registry), config_(config) {}
 
   grpc::Status SetGuestDebug(grpc::ServerContext* context,
                              const pvm::v1::SetGuestDebugRequest* request,
@@ -64,7 +64,7 @@ class DebugServiceImpl final : public pvm::v1::DebugService::Service {
   void StateOf(const Target& target, pvm::v1::DebugState* response) const;
 
   vmm::VmRegistry& registry_;
-  const debug::AddressPolicy policy_;
+  const debug::DebugConfig config_;
 };
 
 }  // namespace pvm::api

@@ -27,13 +27,24 @@ absl::StatusOr<BreakpointInfo> VmDebugger::Impl::AddBreakpoint(BreakpointSpec sp
     return absl::InvalidArgumentError(
         absl::StrCat("a software breakpoint covers one byte, not ", spec.length));
   }
+  // Where native code gives no debug exits, an execute breakpoint is an INT3 too:
+  // it fires on native and emulated code alike.
+  const bool patched =
+      software || (spec.kind == BreakpointKind::kExec && config_.intercept_native_exceptions);
+  const int usable_slots = config_.intercept_native_exceptions ? kUserSlotsWhenIntercepting : 4;
   int slot = -1;
-  if (!software) {
-    auto free = std::find(slots_.begin(), slots_.end(), nullptr);
-    slot = free == slots_.end() ? -1 : static_cast<int>(free - slots_.begin());
+  if (!patched) {
+    auto free = std::find(slots_.begin(), slots_.begin() + usable_slots, nullptr);
+    slot = free == slots_.begin() + usable_slots ? -1 : static_cast<int>(free - slots_.begin());
   }
   unsigned long dr7_bits = 0;
-  if (absl::Status s = ValidateBreakpoint(policy_, spec, std::max(slot, 0), &dr7_bits); !s.ok()) {
+  // A patch is not subject to the module's DR7 rule; its form still is.
+  BreakpointSpec checked = spec;
+  if (patched) {
+    checked.kind = BreakpointKind::kSoftware;
+  }
+  if (absl::Status s = ValidateBreakpoint(policy_, checked, std::max(slot, 0), &dr7_bits);
+      !s.ok()) {
     return s;
   }
   for (const auto& [id, bp] : breakpoints_) {
@@ -44,20 +55,28 @@ absl::StatusOr<BreakpointInfo> VmDebugger::Impl::AddBreakpoint(BreakpointSpec sp
                           BreakpointKindName(spec.kind), spec.address));
     }
   }
-  if (!software && slot < 0) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("all four hardware debug registers of VM '", vm_.name(),
-                     "' are in use: remove a hardware breakpoint or use a software one"));
+  if (!patched && slot < 0) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "all ", usable_slots == 4 ? "four" : "two", " hardware debug registers of VM '", vm_.name(),
+        "' ", usable_slots == 4 ? "" : "left by exception interception ",
+        "are in use: remove a hardware breakpoint or use a software one"));
   }
 
   auto bp = std::make_unique<Breakpoint>();
   bp->id = next_id_;
   bp->spec = spec;
   bp->slot = slot;
+  bp->patched = patched;
   bp->dr7_bits = dr7_bits;
   bp->location = DescribeAddress(vm_.image(), spec.address);
   absl::Status applied = vm_.WithAllParked([&]() -> absl::Status {
-    if (software) {
+    if (patched) {
+      if (!ArmInterceptionLocked()) {
+        return absl::FailedPreconditionError(
+            "the guest has no usable IDT (no present #DB and #BP gates), so a breakpoint in "
+            "natively running code could not be caught on this host, whose module gives no "
+            "debug exits for it");
+      }
       return PatchInt3(*bp, 0);
     }
     slots_[slot] = bp.get();
@@ -94,7 +113,7 @@ absl::Status VmDebugger::Impl::PatchInt3(Breakpoint& bp, uint32_t vcpu) {
   }
   bp.gpa = chunks->front().gpa;
   for (const auto& [id, other] : breakpoints_) {
-    if (other->spec.kind == BreakpointKind::kSoftware && other->gpa == bp.gpa) {
+    if (other->patched && other->gpa == bp.gpa) {
       return absl::AlreadyExistsError(absl::StrFormat(
           "software breakpoint %d already patches the same byte (guest-physical 0x%x)", id,
           bp.gpa));

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "absl/strings/str_cat.h"
+#include "daemon/debug/exception_intercept.h"
 #include "daemon/debug/vm_debugger_impl.h"
 #include "daemon/vmm/page_tables.h"
 
@@ -26,6 +27,18 @@ bool IsInt3EmulationFailure(const kvm_run& run) {
          (run.emulation_failure.flags & KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES) &&
          run.emulation_failure.insn_size >= 1 && run.emulation_failure.insn_bytes[0] == kInt3;
 }
+
+// An execute breakpoint served by a patch is still what the user asked for.
+EventKind PatchedKind(const Breakpoint& bp) {
+  return bp.spec.kind == BreakpointKind::kExec ? EventKind::kHwBreakpoint
+                                               : EventKind::kSwBreakpoint;
+}
+
+vmm::ExitDecision Fail(uint32_t vcpu, const char* what) {
+  return {vmm::ExitAction::kFail, absl::StrCat("vCPU ", vcpu, ": ", what)};
+}
+
+constexpr uint32_t kMaxAwaitIdtSteps = 1'000'000;
 
 }  // namespace
 
@@ -64,7 +77,7 @@ Breakpoint* VmDebugger::Impl::SoftwareBreakpointAt(uint64_t gva, uint32_t vcpu, 
   }
   (void)vcpu;
   for (auto& [id, bp] : breakpoints_) {
-    if (bp->spec.kind == BreakpointKind::kSoftware && bp->gpa == t->gpa) {
+    if (bp->patched && bp->gpa == t->gpa) {
       return bp.get();
     }
   }
@@ -100,7 +113,7 @@ std::optional<vmm::ExitDecision> VmDebugger::Impl::OnDebugExit(uint32_t vcpu, vm
     if (bp == nullptr) {
       return std::nullopt;  // the guest's own INT3: this host cannot run it
     }
-    return OnBreakpointHit(vcpu, fd, *bp, EventKind::kSwBreakpoint, 3, rip, kDr6Reserved);
+    return OnBreakpointHit(vcpu, fd, *bp, PatchedKind(*bp), 3, rip, kDr6Reserved);
   }
   if (run.exit_reason != KVM_EXIT_DEBUG) {
     return std::nullopt;
@@ -123,7 +136,7 @@ std::optional<vmm::ExitDecision> VmDebugger::Impl::OnDebugExit(uint32_t vcpu, vm
         return std::nullopt;
       }
     }
-    return OnBreakpointHit(vcpu, fd, *bp, EventKind::kSwBreakpoint, 3, arch.pc, arch.dr6);
+    return OnBreakpointHit(vcpu, fd, *bp, PatchedKind(*bp), 3, arch.pc, arch.dr6);
   }
   if (arch.exception != 1) {
     return std::nullopt;
@@ -131,9 +144,21 @@ std::optional<vmm::ExitDecision> VmDebugger::Impl::OnDebugExit(uint32_t vcpu, vm
 
   VcpuDebug& v = *vcpus_[vcpu];
   const uint64_t dr6 = arch.dr6;
+  if (config_.intercept_native_exceptions) {
+    if ((dr6 & (1u << kDbHandlerSlot)) != 0 && rip == db_handler_.load()) {
+      return OnInterceptedException(vcpu, fd, kDebugVector);
+    }
+    if ((dr6 & (1u << kBpHandlerSlot)) != 0 && rip == bp_handler_.load()) {
+      return OnInterceptedException(vcpu, fd, kBreakpointVector);
+    }
+  }
+  if ((dr6 & kDr6StepBit) != 0 && v.mode == VcpuDebug::Mode::kAwaitIdt) {
+    return OnAwaitIdtStep(vcpu, fd);
+  }
   // The instruction a step-over ran is done: arm its breakpoint again before
   // anything else, so a hit reported below leaves it armed.
-  const bool step_trap = (dr6 & kDr6StepBit) != 0 && v.mode != VcpuDebug::Mode::kRun;
+  const bool step_trap = (dr6 & kDr6StepBit) != 0 && (v.mode == VcpuDebug::Mode::kStepOver ||
+                                                      v.mode == VcpuDebug::Mode::kUserStep);
   if (step_trap && !Rearm(v, fd)) {
     return vmm::ExitDecision{vmm::ExitAction::kFail,
                              absl::StrCat("vCPU ", vcpu, ": could not re-arm a breakpoint")};
@@ -162,8 +187,10 @@ std::optional<vmm::ExitDecision> VmDebugger::Impl::OnInstructionExit(uint32_t vc
     return std::nullopt;
   }
   VcpuDebug& v = *vcpus_[vcpu];
-  if (v.mode == VcpuDebug::Mode::kRun) {
-    return std::nullopt;
+  const bool stepping =
+      v.mode == VcpuDebug::Mode::kStepOver || v.mode == VcpuDebug::Mode::kUserStep;
+  if (!stepping || v.tf_step) {
+    return std::nullopt;  // a TF step is still caught at the #DB handler
   }
   // KVM completed an I/O instruction in userspace and drops the single-step trap
   // it owed: that instruction is the step.
@@ -196,6 +223,11 @@ std::optional<vmm::ExitDecision> VmDebugger::Impl::OnStepDone(uint32_t vcpu, vmm
   const bool last = v.steps_left == 0;
   const uint64_t sequence = Emit(vcpu, EventKind::kSingleStep, 1, rip, dr6, nullptr, last);
   if (!last) {
+    // Where native code needs TF, every step decides again: the last one may have
+    // changed privilege level.
+    if (config_.intercept_native_exceptions && !BeginStep(v, fd).ok()) {
+      return Fail(vcpu, "could not set up the next single-step");
+    }
     return kContinue;
   }
   v.mode = VcpuDebug::Mode::kRun;
@@ -240,10 +272,8 @@ std::optional<vmm::ExitDecision> VmDebugger::Impl::OnBreakpointHit(uint32_t vcpu
       }
       v.reinsert_id = bp.id;
     }
-    if (!ApplyGuestDebug(v, fd).ok()) {
-      return vmm::ExitDecision{
-          vmm::ExitAction::kFail,
-          absl::StrCat("vCPU ", vcpu, ": could not step over breakpoint ", bp.id)};
+    if (!BeginStep(v, fd).ok()) {
+      return Fail(vcpu, "could not step over a breakpoint");
     }
     return kContinue;
   }
@@ -251,6 +281,87 @@ std::optional<vmm::ExitDecision> VmDebugger::Impl::OnBreakpointHit(uint32_t vcpu
   return StopAll(vcpu,
                  kind == EventKind::kWatchpoint ? StopCause::kWatchpoint : StopCause::kBreakpoint,
                  bp.id, absl::StrCat(EventKindName(kind), " ", bp.id), rip, sequence);
+}
+
+std::optional<vmm::ExitDecision> VmDebugger::Impl::OnInterceptedException(uint32_t vcpu,
+                                                                          vmm::VcpuFd& fd,
+                                                                          int vector) {
+  VcpuDebug& v = *vcpus_[vcpu];
+  const vmm::GuestMemory& memory = vm_.memory();
+  if (vector == kDebugVector) {
+    if (!v.tf_step) {
+      return PassToGuestHandler(v, fd, kDbHandlerSlot);  // the guest's own #DB
+    }
+    absl::StatusOr<kvm_debugregs> debugregs = fd.GetDebugRegs();
+    absl::StatusOr<ExceptionFrame> frame = UnwindException(fd, memory, 0, /*clear_tf=*/true);
+    if (!debugregs.ok() || !frame.ok()) {
+      return Fail(vcpu, "could not undo a single-step trap in the guest");
+    }
+    // The delivery set DR6.BS where the guest can read it: put back what it had.
+    const uint64_t seen_dr6 = debugregs->dr6;
+    debugregs->dr6 = v.guest_dr6;
+    if (!fd.SetDebugRegs(*debugregs).ok()) {
+      return Fail(vcpu, "could not restore the guest's DR6");
+    }
+    v.tf_step = false;
+    RefreshInterception(fd);
+    if (!Rearm(v, fd)) {
+      return Fail(vcpu, "could not re-arm a breakpoint");
+    }
+    return OnStepDone(vcpu, fd, frame->rip, seen_dr6);
+  }
+
+  absl::StatusOr<kvm_sregs> sregs = fd.GetSregs();
+  if (!sregs.ok()) {
+    return Fail(vcpu, "could not read the #BP frame");
+  }
+  absl::StatusOr<ExceptionFrame> frame =
+      ReadExceptionFrame(memory, sregs->cr3, fd.run().s.regs.regs.rsp);
+  Breakpoint* bp = frame.ok() ? SoftwareBreakpointAt(frame->rip - 1, vcpu, fd) : nullptr;
+  if (bp == nullptr) {
+    return PassToGuestHandler(v, fd, kBpHandlerSlot);  // the guest's own INT3
+  }
+  // Ours: the guest never sees this #BP. A TF step that ran into it ends here.
+  const bool stepping_into_it = v.tf_step;
+  if (!UnwindException(fd, memory, 1, /*clear_tf=*/stepping_into_it).ok()) {
+    return Fail(vcpu, "could not undo a breakpoint trap in the guest");
+  }
+  v.tf_step = false;
+  RefreshInterception(fd);
+  return OnBreakpointHit(vcpu, fd, *bp, PatchedKind(*bp), 3, frame->rip - 1, kDr6Reserved);
+}
+
+std::optional<vmm::ExitDecision> VmDebugger::Impl::PassToGuestHandler(VcpuDebug& v, vmm::VcpuFd& fd,
+                                                                      int slot) {
+  // The handler's first instruction runs emulated (CPL0): KVM single-steps it, then
+  // the interception breakpoint is armed again.
+  v.disarmed_slot = slot;
+  v.tf_step = false;
+  if (v.mode == VcpuDebug::Mode::kRun || v.mode == VcpuDebug::Mode::kAwaitIdt) {
+    v.mode = VcpuDebug::Mode::kStepOver;
+  }
+  if (!ApplyGuestDebug(v, fd).ok()) {
+    return vmm::ExitDecision{vmm::ExitAction::kFail, "could not pass an exception to the guest"};
+  }
+  return kContinue;
+}
+
+std::optional<vmm::ExitDecision> VmDebugger::Impl::OnAwaitIdtStep(uint32_t vcpu, vmm::VcpuFd& fd) {
+  VcpuDebug& v = *vcpus_[vcpu];
+  bool done = RefreshInterception(fd);
+  if (!done) {
+    // Native code without an IDT cannot be intercepted; give up rather than step
+    // the guest forever.
+    absl::StatusOr<kvm_sregs> sregs = fd.GetSregs();
+    done = !sregs.ok() || sregs->cs.dpl == 3 || ++v.await_idt_steps >= kMaxAwaitIdtSteps;
+  }
+  if (done) {
+    v.mode = VcpuDebug::Mode::kRun;
+    if (!ApplyGuestDebug(v, fd).ok()) {
+      return Fail(vcpu, "could not arm exception interception");
+    }
+  }
+  return kContinue;
 }
 
 vmm::ExitDecision VmDebugger::Impl::StopAll(uint32_t vcpu, StopCause cause, uint32_t breakpoint_id,

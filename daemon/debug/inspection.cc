@@ -109,8 +109,8 @@ absl::StatusOr<std::vector<std::byte>> VmDebugger::Impl::ReadMemory(AddressSpace
     }
     // Show the guest's code, not our INT3 bytes.
     for (const auto& [id, bp] : breakpoints_) {
-      const bool patched = bp->spec.kind == BreakpointKind::kSoftware && bp->gpa >= chunk.gpa &&
-                           bp->gpa < chunk.gpa + chunk.length;
+      const bool patched =
+          bp->patched && bp->gpa >= chunk.gpa && bp->gpa < chunk.gpa + chunk.length;
       if (patched) {
         out[bp->gpa - chunk.gpa] = std::byte{bp->original};
       }
@@ -134,8 +134,8 @@ absl::Status VmDebugger::Impl::WriteMemory(AddressSpace space, uint64_t address,
     }
     // A write over a software breakpoint changes the code under it; the INT3 stays.
     for (auto& [id, bp] : breakpoints_) {
-      const bool patched = bp->spec.kind == BreakpointKind::kSoftware && bp->gpa >= chunk.gpa &&
-                           bp->gpa < chunk.gpa + chunk.length;
+      const bool patched =
+          bp->patched && bp->gpa >= chunk.gpa && bp->gpa < chunk.gpa + chunk.length;
       if (patched) {
         bp->original = static_cast<uint8_t>(in[bp->gpa - chunk.gpa]);
         bool stepping_over = false;

@@ -18,6 +18,7 @@ absl::Status VmDebugger::Impl::SetEnabled(bool enabled, StopMode mode) {
   return vm_.WithAllParked([&]() -> absl::Status {
     if (enabled) {
       enabled_ = true;
+      ArmInterceptionLocked();
       mode_ = mode;
     } else {
       ClearAllLocked();
@@ -34,7 +35,7 @@ absl::Status VmDebugger::Impl::SetEnabled(bool enabled, StopMode mode) {
 
 void VmDebugger::Impl::ClearAllLocked() {
   for (auto& [id, bp] : breakpoints_) {
-    if (bp->spec.kind == BreakpointKind::kSoftware) {
+    if (bp->patched) {
       (void)RestoreByte(*bp);  // inside guest memory: checked when it was patched
     }
   }
@@ -81,7 +82,7 @@ DebugStateInfo VmDebugger::Impl::State() const {
     }
   }
   for (const auto& [id, bp] : breakpoints_) {
-    state.software_breakpoints += bp->spec.kind == BreakpointKind::kSoftware;
+    state.software_breakpoints += bp->patched;
   }
   {
     std::lock_guard lock(stop_mu_);
@@ -95,6 +96,40 @@ DebugStateInfo VmDebugger::Impl::State() const {
   state.last_event = events_->last_sequence();
   state.address_rule = DescribeRule(policy_);
   return state;
+}
+
+absl::Status VmDebugger::Impl::ApplyRunMode(uint32_t vcpu) {
+  VcpuDebug& v = *vcpus_[vcpu];
+  vmm::VcpuFd& fd = vm_.vcpus()[vcpu]->fd();
+  const bool stepping =
+      v.mode == VcpuDebug::Mode::kStepOver || v.mode == VcpuDebug::Mode::kUserStep;
+  return stepping ? BeginStep(v, fd) : ApplyGuestDebug(v, fd);
+}
+
+bool VmDebugger::Impl::ArmInterceptionLocked() {
+  if (!config_.intercept_native_exceptions) {
+    return true;
+  }
+  for (auto& vcpu : vm_.vcpus()) {
+    if (vcpu->state() != vmm::VcpuState::kHalted && vcpu->state() != vmm::VcpuState::kFailed &&
+        RefreshInterception(vcpu->fd())) {
+      return true;
+    }
+  }
+  if (vm_.state() != vmm::VmState::kCreated) {
+    return false;
+  }
+  // Not booted yet: step every vCPU through its boot until it has loaded its IDT
+  // (a few hundred emulated instructions), so interception is armed before any
+  // native code runs.
+  for (uint32_t i = 0; i < vcpus_.size(); ++i) {
+    VcpuDebug& v = *vcpus_[i];
+    if (v.mode == VcpuDebug::Mode::kRun) {
+      v.mode = VcpuDebug::Mode::kAwaitIdt;
+      v.await_idt_steps = 0;
+    }
+  }
+  return true;
 }
 
 absl::Status VmDebugger::Impl::PlanResume(uint32_t vcpu) {
@@ -141,7 +176,7 @@ absl::Status VmDebugger::Impl::Continue() {
       if (absl::Status s = PlanResume(i); !s.ok()) {
         return s;
       }
-      if (absl::Status s = ApplyGuestDebug(i); !s.ok()) {
+      if (absl::Status s = ApplyRunMode(i); !s.ok()) {
         return s;
       }
       {
@@ -228,7 +263,7 @@ absl::StatusOr<StepResult> VmDebugger::Impl::Step(uint32_t vcpu, uint32_t count,
       v.mode = VcpuDebug::Mode::kUserStep;
       v.steps_left = count;
       v.steps_done = 0;
-      if (absl::Status s = ApplyGuestDebug(vcpu); !s.ok()) {
+      if (absl::Status s = ApplyRunMode(vcpu); !s.ok()) {
         v.mode = VcpuDebug::Mode::kRun;
         return s;
       }

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "daemon/debug/exception_intercept.h"
 #include "daemon/debug/guest_range.h"
 #include "daemon/debug/symbol_resolver.h"
 #include "daemon/debug/vm_debugger_impl.h"
@@ -33,16 +34,16 @@ const char* BreakpointKindName(BreakpointKind kind) {
 
 const char* StopModeName(StopMode mode) { return mode == StopMode::kTrace ? "trace" : "all-stop"; }
 
-VmDebugger& DebuggerFor(vmm::Vm& vm, const AddressPolicy& policy) {
+VmDebugger& DebuggerFor(vmm::Vm& vm, const DebugConfig& config) {
   // Only this function attaches a hook, so the hook is always a VmDebugger.
   return static_cast<VmDebugger&>(
-      vm.DebugHook([&] { return std::make_unique<VmDebugger>(vm, policy); }));
+      vm.DebugHook([&] { return std::make_unique<VmDebugger>(vm, config); }));
 }
 
 // ---- Impl: shared helpers ----
 
-VmDebugger::Impl::Impl(vmm::Vm& vm, AddressPolicy policy)
-    : vm_(vm), policy_(policy), events_(std::make_shared<EventLog>()) {
+VmDebugger::Impl::Impl(vmm::Vm& vm, DebugConfig config)
+    : vm_(vm), config_(config), policy_(config.policy), events_(std::make_shared<EventLog>()) {
   for (size_t i = 0; i < vm.vcpus().size(); ++i) {
     vcpus_.push_back(std::make_unique<VcpuDebug>());
   }
@@ -78,6 +79,17 @@ kvm_guest_debug VmDebugger::Impl::GuestDebugFor(VcpuDebug& v) const {
       v.db[slot] = bp->spec.address;
     }
   }
+  const std::array<std::pair<int, uint64_t>, 2> handlers = {
+      std::pair{kDbHandlerSlot, db_handler_.load(std::memory_order_relaxed)},
+      std::pair{kBpHandlerSlot, bp_handler_.load(std::memory_order_relaxed)}};
+  for (const auto& [slot, handler] : handlers) {
+    unsigned long bits = 0;
+    if (config_.intercept_native_exceptions && handler != 0 &&
+        pvm_dr7_encode(slot, PVM_BP_EXEC, 1, handler, &bits) == PVM_BP_OK) {
+      debug.arch.debugreg[slot] = handler;
+      dr7 |= bits | (1u << 10);
+    }
+  }
   if (v.disarmed_slot >= 0) {
     dr7 &= ~static_cast<uint64_t>(pvm_dr7_mask(v.disarmed_slot));
   }
@@ -86,10 +98,61 @@ kvm_guest_debug VmDebugger::Impl::GuestDebugFor(VcpuDebug& v) const {
     debug.arch.debugreg[7] = dr7;
     v.dr7 = dr7;
   }
-  if (v.mode != VcpuDebug::Mode::kRun) {
+  if (v.mode != VcpuDebug::Mode::kRun && !v.tf_step) {
     debug.control |= KVM_GUESTDBG_SINGLESTEP;
   }
   return debug;
+}
+
+bool VmDebugger::Impl::RefreshInterception(vmm::VcpuFd& fd) {
+  if (!config_.intercept_native_exceptions) {
+    return false;
+  }
+  absl::StatusOr<kvm_sregs> sregs = fd.GetSregs();
+  if (!sregs.ok()) {
+    return false;
+  }
+  absl::StatusOr<uint64_t> db = IdtHandler(vm_.memory(), *sregs, kDebugVector);
+  absl::StatusOr<uint64_t> bp = IdtHandler(vm_.memory(), *sregs, kBreakpointVector);
+  if (!db.ok() || !bp.ok()) {
+    return false;
+  }
+  db_handler_.store(*db, std::memory_order_relaxed);
+  bp_handler_.store(*bp, std::memory_order_relaxed);
+  return true;
+}
+
+absl::Status VmDebugger::Impl::BeginStep(VcpuDebug& v, vmm::VcpuFd& fd) {
+  v.tf_step = false;
+  if (config_.intercept_native_exceptions) {
+    absl::StatusOr<kvm_sregs> sregs = fd.GetSregs();
+    if (!sregs.ok()) {
+      return sregs.status();
+    }
+    if (sregs->cs.dpl == 3) {
+      // Native code: KVM's single-step gives no exit there; the guest's own TF
+      // trap, caught at its #DB handler, does.
+      if (!RefreshInterception(fd)) {
+        return absl::FailedPreconditionError(
+            "the guest has no usable IDT, so natively running code cannot be stepped on "
+            "this host (its module gives no debug exits for it)");
+      }
+      // Guest debug first: turning KVM's own single-step off strips TF from RFLAGS.
+      v.tf_step = true;
+      if (absl::Status s = ApplyGuestDebug(v, fd); !s.ok()) {
+        return s;
+      }
+      absl::StatusOr<kvm_debugregs> debugregs = fd.GetDebugRegs();
+      absl::StatusOr<kvm_regs> regs = fd.GetRegs();
+      if (!debugregs.ok() || !regs.ok()) {
+        return debugregs.ok() ? regs.status() : debugregs.status();
+      }
+      v.guest_dr6 = debugregs->dr6;
+      regs->rflags |= kRflagsTf;
+      return fd.SetRegs(*regs);
+    }
+  }
+  return ApplyGuestDebug(v, fd);
 }
 
 absl::Status VmDebugger::Impl::ApplyGuestDebug(VcpuDebug& v, vmm::VcpuFd& fd) {
@@ -157,8 +220,15 @@ BreakpointInfo VmDebugger::Impl::InfoOf(const Breakpoint& bp) const {
   info.slot = bp.slot;
   info.hits = bp.hits.load(std::memory_order_relaxed);
   info.location = bp.location;
-  info.mechanism =
-      bp.slot >= 0 ? absl::StrCat("debug register DR", bp.slot) : "INT3 patched into guest memory";
+  if (bp.slot >= 0) {
+    info.mechanism = absl::StrCat("debug register DR", bp.slot);
+  } else if (config_.intercept_native_exceptions) {
+    info.mechanism =
+        "INT3 patched into guest memory; in natively running code caught at the guest's #BP "
+        "handler (this host's module gives no debug exits there), no debug register used";
+  } else {
+    info.mechanism = "INT3 patched into guest memory";
+  }
   return info;
 }
 
@@ -183,8 +253,8 @@ void VmDebugger::Impl::OnVmShutdown() {
 
 // ---- VmDebugger: forwards to Impl ----
 
-VmDebugger::VmDebugger(vmm::Vm& vm, AddressPolicy policy)
-    : impl_(std::make_unique<Impl>(vm, policy)) {}
+VmDebugger::VmDebugger(vmm::Vm& vm, DebugConfig config)
+    : impl_(std::make_unique<Impl>(vm, config)) {}
 VmDebugger::~VmDebugger() = default;
 
 absl::Status VmDebugger::SetEnabled(bool enabled, StopMode mode) {

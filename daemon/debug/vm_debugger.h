@@ -27,12 +27,21 @@ namespace pvm::debug {
 
 class VmDebugger;
 
+// How this host's module serves guest debugging, from pvmd's start-up probe.
+struct DebugConfig {
+  AddressPolicy policy;
+  // Natively running code gives no debug exits (kvm-pvm here): catch the guest's
+  // INT3 and TF traps at its IDT handlers, and serve execute breakpoints as INT3
+  // patches. Off: the module's KVM_SET_GUEST_DEBUG does it all.
+  bool intercept_native_exceptions = false;
+};
+
 // The VM's debugger, attached on first use. Lives as long as the VM.
-VmDebugger& DebuggerFor(vmm::Vm& vm, const AddressPolicy& policy);
+VmDebugger& DebuggerFor(vmm::Vm& vm, const DebugConfig& config);
 
 class VmDebugger final : public vmm::DebugExitHook {
  public:
-  VmDebugger(vmm::Vm& vm, AddressPolicy policy);
+  VmDebugger(vmm::Vm& vm, DebugConfig config);
   ~VmDebugger() override;
 
   // Disabling removes every breakpoint and resumes the vCPUs it stopped.

@@ -39,13 +39,21 @@ namespace pvm::debug {
 inline constexpr uint64_t kDr6StepBit = 1u << 14;  // DR6.BS
 inline constexpr uint64_t kDr6Reserved = 0xffff0ff0;
 inline constexpr uint8_t kInt3 = 0xcc;
+inline constexpr uint64_t kRflagsTf = 1u << 8;
+// With exception interception, DR2 and DR3 watch the guest's #DB and #BP handler
+// entries; user breakpoints then use DR0 and DR1 only.
+inline constexpr int kDbHandlerSlot = 2;
+inline constexpr int kBpHandlerSlot = 3;
+inline constexpr int kUserSlotsWhenIntercepting = 2;
 
 struct Breakpoint {
   uint32_t id = 0;
   BreakpointSpec spec;
   int slot = -1;          // hardware kinds
   uint64_t dr7_bits = 0;  // hardware kinds: L_i, R/W_i, LEN_i
-  uint64_t gpa = 0;       // software: where the INT3 byte lives
+  bool patched = false;   // served by an INT3 in guest memory (software, or exec on
+                          // a host whose native code gives no debug exits)
+  uint64_t gpa = 0;       // patched: where the INT3 byte lives
   uint8_t original = 0;   // software: the guest's byte under the INT3
   std::string location;
   std::atomic<uint64_t> hits{0};
@@ -55,12 +63,17 @@ enum class StopCause { kNone, kBreakpoint, kWatchpoint, kStep, kInterrupt, kPeer
 
 struct VcpuDebug {
   // What the vCPU does when it next runs. See the file comment for who writes it.
-  enum class Mode { kRun, kStepOver, kUserStep };
+  // kAwaitIdt: single-stepping a guest's boot until it has loaded its IDT, so
+  // interception can be armed before any native code runs.
+  enum class Mode { kRun, kStepOver, kUserStep, kAwaitIdt };
   Mode mode = Mode::kRun;
   uint32_t steps_left = 0;
   uint32_t steps_done = 0;
-  int disarmed_slot = -1;        // armed again after the next instruction
-  uint32_t reinsert_id = 0;      // software breakpoint to re-patch after it
+  int disarmed_slot = -1;    // armed again after the next instruction
+  uint32_t reinsert_id = 0;  // software breakpoint to re-patch after it
+  bool tf_step = false;      // the step is RFLAGS.TF, caught at the #DB handler
+  uint64_t guest_dr6 = 0;    // restored after a TF step, so the guest cannot tell
+  uint32_t await_idt_steps = 0;
   std::array<uint64_t, 4> db{};  // mirror of what KVM was given, for events
   uint64_t dr7 = 0;
 
@@ -76,7 +89,7 @@ struct VcpuDebug {
 
 class VmDebugger::Impl {
  public:
-  Impl(vmm::Vm& vm, AddressPolicy policy);
+  Impl(vmm::Vm& vm, DebugConfig config);
 
   // ---- control side (vm_debugger.cc) ----
   absl::Status SetEnabled(bool enabled, StopMode mode);
@@ -118,8 +131,23 @@ class VmDebugger::Impl {
   Breakpoint* SoftwareBreakpointAt(uint64_t gva, uint32_t vcpu, vmm::VcpuFd& fd);
   // Re-arms what a step-over disarmed. Returns false if KVM refused.
   bool Rearm(VcpuDebug& v, vmm::VcpuFd& fd);
+  // An exit at the guest's #BP or #DB handler entry (interception).
+  std::optional<vmm::ExitDecision> OnInterceptedException(uint32_t vcpu, vmm::VcpuFd& fd,
+                                                          int vector);
+  // A boot step while waiting for the guest's IDT.
+  std::optional<vmm::ExitDecision> OnAwaitIdtStep(uint32_t vcpu, vmm::VcpuFd& fd);
+  // Lets the guest's own exception handler run: steps over the interception
+  // breakpoint at its entry (RF is ignored here).
+  std::optional<vmm::ExitDecision> PassToGuestHandler(VcpuDebug& v, vmm::VcpuFd& fd, int slot);
 
   // Both sides.
+  // Makes the vCPU's next run one instruction (v.mode already kStepOver or
+  // kUserStep): TF with interception for natively running code on hosts that need
+  // it, KVM_GUESTDBG_SINGLESTEP otherwise.
+  absl::Status BeginStep(VcpuDebug& v, vmm::VcpuFd& fd);
+  // Reads the guest's #DB/#BP handlers from this vCPU; true when interception is
+  // armed after it (the handlers may have moved: they are re-read on every event).
+  bool RefreshInterception(vmm::VcpuFd& fd);
   kvm_guest_debug GuestDebugFor(VcpuDebug& v) const;
   absl::Status ApplyGuestDebug(uint32_t vcpu);  // vCPU parked or its own thread
   absl::Status ApplyGuestDebug(VcpuDebug& v, vmm::VcpuFd& fd);
@@ -135,6 +163,12 @@ class VmDebugger::Impl {
   // stopped on (slot disarmed or byte restored, one single-step), if still there.
   absl::Status PlanResume(uint32_t vcpu);
   absl::StatusOr<uint64_t> Cr3Of(uint32_t vcpu);
+  // Guest debug for the vCPU's mode: BeginStep when it is to step, else plain.
+  absl::Status ApplyRunMode(uint32_t vcpu);
+  // With interception: reads the guest's handlers (from any live vCPU), or for a VM
+  // that has not started, arranges to catch them during boot. False when neither
+  // is possible: the guest has no usable IDT.
+  bool ArmInterceptionLocked();
   // Enabled, a real vCPU, and the range mapped (through that vCPU's CR3 if virtual).
   absl::StatusOr<std::vector<PhysicalChunk>> MapForAccess(AddressSpace space, uint64_t address,
                                                           size_t length, uint32_t vcpu);
@@ -147,6 +181,7 @@ class VmDebugger::Impl {
   void ClearAllLocked();
 
   vmm::Vm& vm_;
+  const DebugConfig config_;
   const AddressPolicy policy_;
   const std::shared_ptr<EventLog> events_;
 
@@ -158,6 +193,11 @@ class VmDebugger::Impl {
   std::array<Breakpoint*, 4> slots_{};
   uint32_t next_id_ = 1;
   std::vector<std::unique_ptr<VcpuDebug>> vcpus_;
+  // The guest's handler entries for #DB and #BP (0: unknown). Written with all
+  // vCPUs parked, or by a vCPU thread for a value every vCPU would read the same
+  // (the IDT is shared), hence atomic.
+  std::atomic<uint64_t> db_handler_{0};
+  std::atomic<uint64_t> bp_handler_{0};
 
   mutable std::mutex stop_mu_;
   std::condition_variable stop_cv_;

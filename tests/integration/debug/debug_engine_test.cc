@@ -3,6 +3,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include "daemon/debug/vm_debugger.h"
 #include "tests/integration/debug/debug_fixture.h"
 #include "tests/integration/guest_harness.h"
@@ -15,6 +17,7 @@ using debug::EventKind;
 using ::testing::HasSubstr;
 
 constexpr uint64_t kDr6Bs = 1u << 14;
+constexpr char kSelfdebugConsole[] = "selfdebug: int3 3/3, dr0 2/2, tf 5/5\nselfdebug: done\n";
 
 TEST_F(DebugTest, ExecBreakpointOnASymbolStopsThereWithItsDr6Bit) {
   CreateDebugged("kcounter");
@@ -103,7 +106,6 @@ TEST_F(DebugTest, DebugCallsNeedDebuggingEnabled) {
 namespace pvm::testing {
 namespace {
 
-constexpr char kSelfdebugConsole[] = "selfdebug: int3 3/3, dr0 2/2, tf 5/5\nselfdebug: done\n";
 
 // selfdebug uses INT3, its own DR0 breakpoint and TF, and checks every trap it
 // gets: with the debugger attached but off, the VM behaves as if none existed.
@@ -120,6 +122,28 @@ TEST_F(DebugTest, WithDebuggingOffTheGuestsOwnInt3Dr0AndTfWork) {
 // With debugging on but no breakpoint of ours, the guest's own traps still reach it.
 TEST_F(DebugTest, WithDebuggingOnAndNoBreakpointsTheGuestsOwnTrapsStillReachIt) {
   CreateDebugged("selfdebug", 1);
+  ASSERT_TRUE(vm_->Start().ok());
+  ASSERT_EQ(WaitForVmState(*vm_, vmm::VmState::kStopped), vmm::VmState::kStopped)
+      << vm_->Snapshot().failure;
+  EXPECT_EQ(vm_->console().ReadFrom(0).data, kSelfdebugConsole);
+  EXPECT_EQ(debugger_->events()->last_sequence(), 0u);
+}
+
+}  // namespace
+}  // namespace pvm::testing
+
+namespace pvm::testing {
+namespace {
+
+// With exception interception armed (the guest's #DB and #BP handler entries
+// watched), the guest's own INT3s and TF traps still reach its handlers.
+TEST_F(DebugTest, InterceptionPassesTheGuestsOwnTrapsThrough) {
+  if (access("/sys/module/kvm_pvm", F_OK) != 0) {
+    GTEST_SKIP() << "interception is for kvm-pvm, whose native code gives no debug exits";
+  }
+  debug::DebugConfig config;
+  config.intercept_native_exceptions = true;
+  CreateDebugged("selfdebug", 1, debug::StopMode::kAllStop, config);
   ASSERT_TRUE(vm_->Start().ok());
   ASSERT_EQ(WaitForVmState(*vm_, vmm::VmState::kStopped), vmm::VmState::kStopped)
       << vm_->Snapshot().failure;

@@ -8,10 +8,10 @@
 namespace pvm::testing {
 
 void DebugTest::CreateDebugged(const std::string& guest, uint32_t vcpus, debug::StopMode mode,
-                               debug::AddressPolicy policy) {
+                               debug::DebugConfig config) {
   vm_ = CreateGuest(guest, guest, vcpus);
   ASSERT_NE(vm_, nullptr);
-  debugger_ = &debug::DebuggerFor(*vm_, policy);
+  debugger_ = &debug::DebuggerFor(*vm_, config);
   ASSERT_TRUE(debugger_->SetEnabled(true, mode).ok());
 }
 

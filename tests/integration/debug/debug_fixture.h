@@ -21,7 +21,7 @@ class DebugTest : public GuestTest {
   // Creates (not starts) a VM of `guest` and enables debugging on it.
   void CreateDebugged(const std::string& guest, uint32_t vcpus = 1,
                       debug::StopMode mode = debug::StopMode::kAllStop,
-                      debug::AddressPolicy policy = {});
+                      debug::DebugConfig config = {});
   uint64_t Symbol(const std::string& name) const;
   debug::BreakpointInfo Add(debug::BreakpointKind kind, uint64_t address, uint32_t length = 1,
                             bool trace = false);
