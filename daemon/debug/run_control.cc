@@ -163,6 +163,7 @@ absl::Status VmDebugger::Impl::Continue() {
     return s;
   }
   return vm_.WithAllParked([&]() -> absl::Status {
+    ArmInterceptionLocked();  // the guest may have moved its handlers meanwhile
     bool any = false;
     for (uint32_t i = 0; i < vcpus_.size(); ++i) {
       VcpuDebug& v = *vcpus_[i];

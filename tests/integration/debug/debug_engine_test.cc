@@ -2,7 +2,6 @@
 // exact RIPs, DR6 bits and event sequence numbers.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include "daemon/debug/vm_debugger.h"
@@ -106,7 +105,6 @@ TEST_F(DebugTest, DebugCallsNeedDebuggingEnabled) {
 namespace pvm::testing {
 namespace {
 
-
 // selfdebug uses INT3, its own DR0 breakpoint and TF, and checks every trap it
 // gets: with the debugger attached but off, the VM behaves as if none existed.
 TEST_F(DebugTest, WithDebuggingOffTheGuestsOwnInt3Dr0AndTfWork) {
@@ -149,6 +147,46 @@ TEST_F(DebugTest, InterceptionPassesTheGuestsOwnTrapsThrough) {
       << vm_->Snapshot().failure;
   EXPECT_EQ(vm_->console().ReadFrom(0).data, kSelfdebugConsole);
   EXPECT_EQ(debugger_->events()->last_sequence(), 0u);
+}
+
+}  // namespace
+}  // namespace pvm::testing
+
+namespace pvm::testing {
+namespace {
+
+// On kvm-pvm natively running code gives no debug exits: a breakpoint set before
+// the guest boots must still catch `counter`'s CPL3 loop (interception is armed
+// while the boot is stepped to its IDT), and the loop then counts on unharmed.
+TEST_F(DebugTest, BreakpointBeforeBootCatchesNativeCodeAndTheCounterRunsOn) {
+  if (access("/sys/module/kvm_pvm", F_OK) != 0) {
+    GTEST_SKIP() << "interception is for kvm-pvm, whose native code gives no debug exits";
+  }
+  debug::DebugConfig config;
+  config.intercept_native_exceptions = true;
+  CreateDebugged("counter", 1, debug::StopMode::kAllStop, config);
+  absl::StatusOr<debug::BreakpointInfo> bp =
+      debugger_->AddBreakpoint({debug::BreakpointKind::kExec, 0, 1, false}, "counter_loop");
+  ASSERT_TRUE(bp.ok()) << bp.status();
+  EXPECT_EQ(bp->slot, -1);
+  EXPECT_THAT(bp->mechanism, HasSubstr("INT3"));
+  ASSERT_TRUE(vm_->Start().ok());
+
+  const debug::DebugEvent event = Event(1);
+  EXPECT_EQ(event.kind, EventKind::kHwBreakpoint);
+  EXPECT_EQ(event.vector, 3);
+  EXPECT_EQ(event.rip, Symbol("counter_loop"));
+  WaitStopped({0});
+  absl::StatusOr<kvm_sregs> sregs = debugger_->GetSregs(0);
+  ASSERT_TRUE(sregs.ok());
+  EXPECT_EQ(sregs->cs.dpl, 3) << "stopped in the native code, not in the guest's handler";
+  EXPECT_EQ(Rip(0), Symbol("counter_loop"));
+  EXPECT_EQ(vm_->console().ReadFrom(0).data, "") << "the guest never saw the #BP";
+
+  ASSERT_TRUE(debugger_->RemoveBreakpoint(bp->id).ok());
+  ASSERT_TRUE(debugger_->Continue().ok());
+  EXPECT_THAT(WaitForConsole(*vm_, "counter: 268435456\n"), HasSubstr("counter: start\n"));
+  EXPECT_EQ(vm_->state(), vmm::VmState::kRunning);
 }
 
 }  // namespace
