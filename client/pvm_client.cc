@@ -55,88 +55,74 @@ absl::Status PvmClient::TranslateError(const grpc::Status& status) const {
   return FromGrpcStatus(status);
 }
 
-template <typename Response, typename Call>
-absl::StatusOr<Response> PvmClient::CallUnary(Call call) {
+template <typename Stub, typename Request, typename Response>
+absl::StatusOr<Response> PvmClient::CallUnary(
+    Stub& stub, grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&, Response*),
+    const std::type_identity_t<Request>& request) {
   grpc::ClientContext context;
   SetDeadline(context);
   // Declared after the context, so it is gone before the context is.
   std::stop_callback cancel_on_stop(stop_, [&context] { context.TryCancel(); });
   Response response;
-  const grpc::Status status = call(&context, &response);
+  const grpc::Status status = (stub.*method)(&context, request, &response);
   if (!status.ok()) return TranslateError(status);
   return response;
 }
 
 absl::StatusOr<v1::HostInfo> PvmClient::GetHostInfo() {
-  return CallUnary<v1::HostInfo>([this](grpc::ClientContext* context, v1::HostInfo* response) {
-    return host_stub_->GetHostInfo(context, v1::GetHostInfoRequest(), response);
-  });
+  return CallUnary(*host_stub_, &v1::HostService::Stub::GetHostInfo, v1::GetHostInfoRequest());
 }
 
 absl::StatusOr<v1::Vm> PvmClient::CreateVm(const v1::CreateVmRequest& request) {
-  return CallUnary<v1::Vm>([this, &request](grpc::ClientContext* context, v1::Vm* response) {
-    return vm_stub_->CreateVm(context, request, response);
-  });
+  return CallUnary(*vm_stub_, &v1::VmService::Stub::CreateVm, request);
 }
 
 absl::StatusOr<v1::Vm> PvmClient::GetVm(absl::string_view name) {
   v1::GetVmRequest request;
   request.set_name(std::string(name));
-  return CallUnary<v1::Vm>([this, &request](grpc::ClientContext* context, v1::Vm* response) {
-    return vm_stub_->GetVm(context, request, response);
-  });
+  return CallUnary(*vm_stub_, &v1::VmService::Stub::GetVm, request);
 }
 
 absl::StatusOr<v1::ListVmsResponse> PvmClient::ListVms() {
-  return CallUnary<v1::ListVmsResponse>(
-      [this](grpc::ClientContext* context, v1::ListVmsResponse* response) {
-        return vm_stub_->ListVms(context, v1::ListVmsRequest(), response);
-      });
+  return CallUnary(*vm_stub_, &v1::VmService::Stub::ListVms, v1::ListVmsRequest());
 }
 
 absl::StatusOr<v1::Vm> PvmClient::StartVm(absl::string_view name) {
-  const v1::VmRef ref = MakeVmRef(name);
-  return CallUnary<v1::Vm>([this, &ref](grpc::ClientContext* context, v1::Vm* response) {
-    return vm_stub_->StartVm(context, ref, response);
-  });
+  return CallUnary(*vm_stub_, &v1::VmService::Stub::StartVm, MakeVmRef(name));
 }
 
 absl::StatusOr<v1::Vm> PvmClient::PauseVm(absl::string_view name) {
-  const v1::VmRef ref = MakeVmRef(name);
-  return CallUnary<v1::Vm>([this, &ref](grpc::ClientContext* context, v1::Vm* response) {
-    return vm_stub_->PauseVm(context, ref, response);
-  });
+  return CallUnary(*vm_stub_, &v1::VmService::Stub::PauseVm, MakeVmRef(name));
 }
 
 absl::StatusOr<v1::Vm> PvmClient::ResumeVm(absl::string_view name) {
-  const v1::VmRef ref = MakeVmRef(name);
-  return CallUnary<v1::Vm>([this, &ref](grpc::ClientContext* context, v1::Vm* response) {
-    return vm_stub_->ResumeVm(context, ref, response);
-  });
+  return CallUnary(*vm_stub_, &v1::VmService::Stub::ResumeVm, MakeVmRef(name));
 }
 
 absl::Status PvmClient::DeleteVm(absl::string_view name) {
-  const v1::VmRef ref = MakeVmRef(name);
-  return CallUnary<v1::DeleteVmResponse>(
-             [this, &ref](grpc::ClientContext* context, v1::DeleteVmResponse* response) {
-               return vm_stub_->DeleteVm(context, ref, response);
-             })
-      .status();
+  return CallUnary(*vm_stub_, &v1::VmService::Stub::DeleteVm, MakeVmRef(name)).status();
 }
 
-template <typename Message, typename Handler>
-absl::Status PvmClient::ReadStream(grpc::ClientContext& context,
-                                   grpc::ClientReader<Message>& reader, Handler on_message) {
+template <typename Stub, typename Request, typename Message, typename Handler>
+absl::Status PvmClient::CallStream(Stub& stub,
+                                   std::unique_ptr<grpc::ClientReader<Message>> (Stub::*method)(
+                                       grpc::ClientContext*, const Request&),
+                                   const std::type_identity_t<Request>& request, bool follow,
+                                   Handler on_message) {
+  grpc::ClientContext context;
+  if (!follow) SetDeadline(context);
+  std::stop_callback cancel_on_stop(stop_, [&context] { context.TryCancel(); });
+  std::unique_ptr<grpc::ClientReader<Message>> reader = (stub.*method)(&context, request);
   absl::Status handler_status;
   Message message;
-  while (reader.Read(&message)) {
+  while (reader->Read(&message)) {
     handler_status = on_message(message);
     if (!handler_status.ok()) {
       context.TryCancel();
       break;
     }
   }
-  const grpc::Status status = reader.Finish();
+  const grpc::Status status = reader->Finish();
   if (!handler_status.ok()) return handler_status;
   // The caller asked to stop: for a stream that is the normal end, not a failure.
   if (status.error_code() == grpc::StatusCode::CANCELLED && stop_.stop_requested()) {
@@ -147,123 +133,70 @@ absl::Status PvmClient::ReadStream(grpc::ClientContext& context,
 
 absl::Status PvmClient::StreamConsole(absl::string_view name, bool follow,
                                       ConsoleChunkHandler on_chunk) {
-  grpc::ClientContext context;
-  if (!follow) SetDeadline(context);
-  std::stop_callback cancel_on_stop(stop_, [&context] { context.TryCancel(); });
-
   v1::StreamConsoleRequest request;
   request.set_name(std::string(name));
   request.set_follow(follow);
-  std::unique_ptr<grpc::ClientReader<v1::ConsoleChunk>> reader =
-      vm_stub_->StreamConsole(&context, request);
-  return ReadStream(context, *reader, on_chunk);
+  return CallStream(*vm_stub_, &v1::VmService::Stub::StreamConsole, request, follow, on_chunk);
 }
 
 absl::StatusOr<v1::DebugState> PvmClient::SetGuestDebug(const v1::SetGuestDebugRequest& request) {
-  return CallUnary<v1::DebugState>(
-      [this, &request](grpc::ClientContext* context, v1::DebugState* response) {
-        return debug_stub_->SetGuestDebug(context, request, response);
-      });
+  return CallUnary(*debug_stub_, &v1::DebugService::Stub::SetGuestDebug, request);
 }
 
 absl::StatusOr<v1::DebugState> PvmClient::GetDebugState(absl::string_view name) {
-  const v1::DebugRef ref = MakeDebugRef(name);
-  return CallUnary<v1::DebugState>(
-      [this, &ref](grpc::ClientContext* context, v1::DebugState* response) {
-        return debug_stub_->GetDebugState(context, ref, response);
-      });
+  return CallUnary(*debug_stub_, &v1::DebugService::Stub::GetDebugState, MakeDebugRef(name));
 }
 
 absl::StatusOr<v1::Breakpoint> PvmClient::AddBreakpoint(const v1::AddBreakpointRequest& request) {
-  return CallUnary<v1::Breakpoint>(
-      [this, &request](grpc::ClientContext* context, v1::Breakpoint* response) {
-        return debug_stub_->AddBreakpoint(context, request, response);
-      });
+  return CallUnary(*debug_stub_, &v1::DebugService::Stub::AddBreakpoint, request);
 }
 
 absl::Status PvmClient::RemoveBreakpoint(absl::string_view name, uint32_t id) {
   v1::RemoveBreakpointRequest request;
   request.set_name(std::string(name));
   request.set_id(id);
-  return CallUnary<v1::RemoveBreakpointResponse>(
-             [this, &request](grpc::ClientContext* context,
-                              v1::RemoveBreakpointResponse* response) {
-               return debug_stub_->RemoveBreakpoint(context, request, response);
-             })
-      .status();
+  return CallUnary(*debug_stub_, &v1::DebugService::Stub::RemoveBreakpoint, request).status();
 }
 
 absl::StatusOr<v1::ListBreakpointsResponse> PvmClient::ListBreakpoints(absl::string_view name) {
-  const v1::DebugRef ref = MakeDebugRef(name);
-  return CallUnary<v1::ListBreakpointsResponse>(
-      [this, &ref](grpc::ClientContext* context, v1::ListBreakpointsResponse* response) {
-        return debug_stub_->ListBreakpoints(context, ref, response);
-      });
+  return CallUnary(*debug_stub_, &v1::DebugService::Stub::ListBreakpoints, MakeDebugRef(name));
 }
 
 absl::StatusOr<v1::DebugState> PvmClient::Continue(absl::string_view name) {
-  const v1::DebugRef ref = MakeDebugRef(name);
-  return CallUnary<v1::DebugState>(
-      [this, &ref](grpc::ClientContext* context, v1::DebugState* response) {
-        return debug_stub_->Continue(context, ref, response);
-      });
+  return CallUnary(*debug_stub_, &v1::DebugService::Stub::Continue, MakeDebugRef(name));
 }
 
 absl::StatusOr<v1::StepResponse> PvmClient::Step(const v1::StepRequest& request) {
-  return CallUnary<v1::StepResponse>(
-      [this, &request](grpc::ClientContext* context, v1::StepResponse* response) {
-        return debug_stub_->Step(context, request, response);
-      });
+  return CallUnary(*debug_stub_, &v1::DebugService::Stub::Step, request);
 }
 
 absl::StatusOr<v1::DebugState> PvmClient::Interrupt(absl::string_view name) {
-  const v1::DebugRef ref = MakeDebugRef(name);
-  return CallUnary<v1::DebugState>(
-      [this, &ref](grpc::ClientContext* context, v1::DebugState* response) {
-        return debug_stub_->Interrupt(context, ref, response);
-      });
+  return CallUnary(*debug_stub_, &v1::DebugService::Stub::Interrupt, MakeDebugRef(name));
 }
 
 absl::StatusOr<v1::Registers> PvmClient::GetRegisters(absl::string_view name, uint32_t vcpu) {
   v1::GetRegistersRequest request;
   request.set_name(std::string(name));
   request.set_vcpu(vcpu);
-  return CallUnary<v1::Registers>(
-      [this, &request](grpc::ClientContext* context, v1::Registers* response) {
-        return debug_stub_->GetRegisters(context, request, response);
-      });
+  return CallUnary(*debug_stub_, &v1::DebugService::Stub::GetRegisters, request);
 }
 
 absl::StatusOr<v1::Registers> PvmClient::SetRegisters(const v1::SetRegistersRequest& request) {
-  return CallUnary<v1::Registers>(
-      [this, &request](grpc::ClientContext* context, v1::Registers* response) {
-        return debug_stub_->SetRegisters(context, request, response);
-      });
+  return CallUnary(*debug_stub_, &v1::DebugService::Stub::SetRegisters, request);
 }
 
 absl::StatusOr<v1::MemoryData> PvmClient::ReadMemory(const v1::ReadMemoryRequest& request) {
-  return CallUnary<v1::MemoryData>(
-      [this, &request](grpc::ClientContext* context, v1::MemoryData* response) {
-        return debug_stub_->ReadMemory(context, request, response);
-      });
+  return CallUnary(*debug_stub_, &v1::DebugService::Stub::ReadMemory, request);
 }
 
 absl::Status PvmClient::WriteMemory(const v1::WriteMemoryRequest& request) {
-  return CallUnary<v1::WriteMemoryResponse>(
-             [this, &request](grpc::ClientContext* context, v1::WriteMemoryResponse* response) {
-               return debug_stub_->WriteMemory(context, request, response);
-             })
-      .status();
+  return CallUnary(*debug_stub_, &v1::DebugService::Stub::WriteMemory, request).status();
 }
 
 absl::Status PvmClient::StreamEvents(const v1::StreamEventsRequest& request,
                                      EventBatchHandler on_batch) {
-  grpc::ClientContext context;
-  if (!request.follow()) SetDeadline(context);
-  std::stop_callback cancel_on_stop(stop_, [&context] { context.TryCancel(); });
-  std::unique_ptr<grpc::ClientReader<v1::EventBatch>> reader =
-      debug_stub_->StreamEvents(&context, request);
-  return ReadStream(context, *reader, on_batch);
+  return CallStream(*debug_stub_, &v1::DebugService::Stub::StreamEvents, request, request.follow(),
+                    on_batch);
 }
 
 }  // namespace pvm::client

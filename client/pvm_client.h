@@ -9,6 +9,7 @@
 
 #include <memory>
 #include <stop_token>
+#include <type_traits>
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
@@ -75,10 +76,19 @@ class PvmClient {
   absl::Status StreamEvents(const v1::StreamEventsRequest& request, EventBatchHandler on_batch);
 
  private:
-  template <typename Response, typename Call>
-  absl::StatusOr<Response> CallUnary(Call call);
-  template <typename Message, typename Handler>
-  absl::Status ReadStream(grpc::ClientContext& context, grpc::ClientReader<Message>& reader,
+  // One unary RPC, `method` of `stub`, with the deadline and cancellation on stop.
+  template <typename Stub, typename Request, typename Response>
+  absl::StatusOr<Response> CallUnary(Stub& stub,
+                                     grpc::Status (Stub::*method)(grpc::ClientContext*,
+                                                                  const Request&, Response*),
+                                     const std::type_identity_t<Request>& request);
+  // A server-streaming RPC, `method` of `stub`, read to its end; the deadline applies
+  // unless the caller follows the stream.
+  template <typename Stub, typename Request, typename Message, typename Handler>
+  absl::Status CallStream(Stub& stub,
+                          std::unique_ptr<grpc::ClientReader<Message>> (Stub::*method)(
+                              grpc::ClientContext*, const Request&),
+                          const std::type_identity_t<Request>& request, bool follow,
                           Handler on_message);
 
   void SetDeadline(grpc::ClientContext& context) const;
