@@ -117,6 +117,11 @@ void Vcpu::WaitUntilParked() {
   cv_.wait(lock, [this] { return ParkedLocked(); });
 }
 
+bool Vcpu::WaitUntilParkedFor(std::chrono::nanoseconds timeout) {
+  std::unique_lock lock(mu_);
+  return cv_.wait_for(lock, timeout, [this] { return ParkedLocked(); });
+}
+
 void Vcpu::Stop() {
   {
     std::lock_guard lock(mu_);
@@ -135,6 +140,18 @@ absl::Status Vcpu::WithParked(const std::function<absl::Status(VcpuFd&)>& fn) {
   std::unique_lock lock(mu_);
   cv_.wait(lock, [this] { return ParkedLocked(); });
   return fn(fd_);
+}
+
+absl::StatusOr<RunOutcome> Vcpu::FinishPendingAccess() {
+  fd_.SetImmediateExit(true);
+  absl::StatusOr<RunOutcome> outcome = fd_.Run();
+  // RequestPark and Stop change want_run_/stop_ under mu_ before they kick, so a
+  // kick that set immediate_exit meanwhile is seen here and its flag stays set.
+  std::lock_guard lock(mu_);
+  if (want_run_ && !stop_) {
+    fd_.SetImmediateExit(false);
+  }
+  return outcome;
 }
 
 VcpuState Vcpu::state() const {

@@ -12,6 +12,7 @@
 #include <pthread.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -21,6 +22,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "daemon/vmm/exit_handler.h"
 #include "daemon/vmm/vcpu_fd.h"
 
@@ -50,6 +52,8 @@ class Vcpu {
   void RequestPark();
   // Waits until the thread is parked, halted, failed or gone.
   void WaitUntilParked();
+  // The same, for at most `timeout`; false when the vCPU still runs then.
+  bool WaitUntilParkedFor(std::chrono::nanoseconds timeout);
   // Keeps the vCPU parked until Release(), whatever Run() asks: the debugger's stops.
   // Safe from any thread, the vCPU's own included; does not wait.
   void Hold();
@@ -61,6 +65,14 @@ class Vcpu {
   // With the vCPU parked (WaitUntilParked), runs fn on the caller's thread while
   // keeping the vCPU thread from running; for register and debug state changes.
   absl::Status WithParked(const std::function<absl::Status(VcpuFd&)>& fn);
+
+  // On the vCPU's own thread, from an exit handler that has just supplied the data
+  // of an MMIO load: one KVM_RUN with immediate_exit set, so KVM finishes that
+  // instruction (writes its destination, moves RIP past it) and runs nothing after
+  // it. kInterrupted: done. kExit: finishing it caused another exit (the store half
+  // of a read-modify-write, or a single-step trap), which kvm_run now describes. A
+  // park request or kick that arrives meanwhile is not lost.
+  absl::StatusOr<RunOutcome> FinishPendingAccess();
 
   VcpuState state() const;
   uint64_t exit_count() const { return exit_count_.load(std::memory_order_relaxed); }
