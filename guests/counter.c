@@ -5,8 +5,11 @@
 
 #define COUNTER_REPORT_EVERY (1ull << 28)
 
-/* In memory (volatile) so the debugger and tests can read and watch it. */
-volatile uint64_t counter_value;
+/* In memory (volatile) so the debugger and tests can read and watch it; alone on
+ * the watch page with counter_neighbour, which the guest never touches: a watch on
+ * the neighbour sees every increment exit and must never fire. */
+PVM_WATCH_PAGE volatile uint64_t counter_value;
+PVM_WATCH_PAGE volatile uint64_t counter_neighbour;
 
 void counter_loop(uint64_t vcpu_id, uint64_t vcpu_count) {
   (void)vcpu_id;

@@ -6,7 +6,11 @@
 
 #define KCOUNTER_REPORT_EVERY (1ull << 14)
 
-volatile uint64_t counter_value;
+/* In memory (volatile) so the debugger and tests can read and watch it; alone on
+ * the watch page with counter_neighbour, which the guest never touches: a watch on
+ * the neighbour sees every increment exit and must never fire. */
+PVM_WATCH_PAGE volatile uint64_t counter_value;
+PVM_WATCH_PAGE volatile uint64_t counter_neighbour;
 
 __attribute__((noinline)) void kcounter_loop(void) {
   pvm_puts("kcounter: start\n");

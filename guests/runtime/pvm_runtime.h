@@ -18,6 +18,11 @@
 #define PVM_SERVICE_VECTOR 0x80
 #define PVM_SERVICE_HALT 0 /* halt this vCPU; does not return */
 
+/* Puts a variable on the image's watch page: a 4 KiB page (guest.ld) that holds
+ * nothing but such variables, so a debugger that watches one of them by
+ * write-protecting or unmapping the page traps no other data, stack or table. */
+#define PVM_WATCH_PAGE __attribute__((section(".watch_page"), aligned(8)))
+
 #ifndef __ASSEMBLER__
 #include <stdint.h>
 
@@ -28,8 +33,7 @@ typedef void (*pvm_user_fn)(uint64_t vcpu_id, uint64_t vcpu_count);
 
 /* Drops this vCPU to CPL3 and calls fn(vcpu_id, vcpu_count) on its own user
  * stack. If fn returns, the vCPU halts. CPL0 only. */
-_Noreturn void pvm_enter_user(pvm_user_fn fn, uint64_t vcpu_id,
-                              uint64_t vcpu_count);
+_Noreturn void pvm_enter_user(pvm_user_fn fn, uint64_t vcpu_id, uint64_t vcpu_count);
 
 /* Ends this vCPU (HLT at CPL0, i.e. KVM_EXIT_HLT). Works at CPL0 and CPL3: at
  * CPL3 it asks the CPL0 runtime with PVM_SERVICE_HALT. */
