@@ -233,6 +233,15 @@ std::string EventRecordText(const v1::EventRecord& record) {
       if (event.breakpoint_id() != 0) absl::StrAppend(&line, " bp ", event.breakpoint_id());
       absl::StrAppend(&line, " rip ", Hex(event.rip()));
       if (event.has_address()) absl::StrAppend(&line, " addr ", Hex(event.address()));
+      if (event.has_access()) {
+        const v1::WatchAccess& access = event.access();
+        if (access.is_write()) {
+          absl::StrAppend(&line, " write ", access.length(), " ", Hex(access.old_value()), " -> ",
+                          Hex(access.new_value()));
+        } else {
+          absl::StrAppend(&line, " read ", access.length(), " ", Hex(access.new_value()));
+        }
+      }
       absl::StrAppend(&line, " dr6 ", Hex(event.dr6()), " dr7 ", Hex(event.dr7()), " ",
                       event.stopped() ? "stopped" : "traced", "\n");
       return line;
@@ -395,6 +404,11 @@ Json EventRecordJson(const v1::EventRecord& record) {
           {"dr7", event.dr7()},
           {"breakpoint_id", event.breakpoint_id()},
           {"address", event.has_address() ? Json(event.address()) : Json(nullptr)},
+          {"access", event.has_access() ? Json{{"length", event.access().length()},
+                                               {"is_write", event.access().is_write()},
+                                               {"old_value", event.access().old_value()},
+                                               {"new_value", event.access().new_value()}}
+                                        : Json(nullptr)},
           {"timestamp_unix_ns", event.timestamp_unix_ns()},
           {"stopped", event.stopped()},
       };

@@ -214,6 +214,13 @@ void ToProto(const std::string& vm_name, const debug::DebugEvent& event, pvm::v1
   out->set_dr7(event.dr7);
   out->set_breakpoint_id(event.breakpoint_id);
   if (event.has_address) out->set_address(event.address);
+  if (event.access_length != 0) {
+    v1::WatchAccess* access = out->mutable_access();
+    access->set_length(event.access_length);
+    access->set_is_write(event.is_write);
+    access->set_old_value(event.old_value);
+    access->set_new_value(event.new_value);
+  }
   out->set_timestamp_unix_ns(event.timestamp_ns);
   out->set_stopped(event.stopped);
 }

@@ -31,21 +31,34 @@ absl::StatusOr<BreakpointInfo> VmDebugger::Impl::AddBreakpoint(BreakpointSpec sp
   // it fires on native and emulated code alike.
   const bool patched =
       software || (spec.kind == BreakpointKind::kExec && config_.intercept_native_exceptions);
-  const int usable_slots = config_.intercept_native_exceptions ? kUserSlotsWhenIntercepting : 4;
+  const bool page_watched =
+      config_.page_protection_watchpoints &&
+      (spec.kind == BreakpointKind::kWrite || spec.kind == BreakpointKind::kReadWrite);
+  // Page-protection watchpoints keep the four DR-style slots, so the API is the same
+  // on every host, but take no debug register.
+  const int usable_slots =
+      page_watched || !config_.intercept_native_exceptions ? 4 : kUserSlotsWhenIntercepting;
   int slot = -1;
   if (!patched) {
     auto free = std::find(slots_.begin(), slots_.begin() + usable_slots, nullptr);
     slot = free == slots_.begin() + usable_slots ? -1 : static_cast<int>(free - slots_.begin());
   }
   unsigned long dr7_bits = 0;
-  // A patch is not subject to the module's DR7 rule; its form still is.
+  // A patch or a protected page is not subject to the module's DR7 rule; its form
+  // still is.
   BreakpointSpec checked = spec;
+  AddressPolicy rules = policy_;
   if (patched) {
     checked.kind = BreakpointKind::kSoftware;
   }
-  if (absl::Status s = ValidateBreakpoint(policy_, checked, std::max(slot, 0), &dr7_bits);
-      !s.ok()) {
+  if (patched || page_watched) {
+    rules.rule = PVM_VA_RULE_NONE;
+  }
+  if (absl::Status s = ValidateBreakpoint(rules, checked, std::max(slot, 0), &dr7_bits); !s.ok()) {
     return s;
+  }
+  if (page_watched) {
+    dr7_bits = 0;
   }
   for (const auto& [id, bp] : breakpoints_) {
     if (bp->spec.kind == spec.kind && bp->spec.address == spec.address &&
@@ -67,6 +80,7 @@ absl::StatusOr<BreakpointInfo> VmDebugger::Impl::AddBreakpoint(BreakpointSpec sp
   bp->spec = spec;
   bp->slot = slot;
   bp->patched = patched;
+  bp->page_watched = page_watched;
   bp->dr7_bits = dr7_bits;
   bp->location = DescribeAddress(vm_.image(), spec.address);
   absl::Status applied = vm_.WithAllParked([&]() -> absl::Status {
@@ -78,6 +92,13 @@ absl::StatusOr<BreakpointInfo> VmDebugger::Impl::AddBreakpoint(BreakpointSpec sp
             "debug exits for it");
       }
       return PatchInt3(*bp, 0);
+    }
+    if (page_watched) {
+      if (absl::Status s = WatchPage(*bp, 0); !s.ok()) {
+        return s;
+      }
+      slots_[slot] = bp.get();
+      return absl::OkStatus();
     }
     slots_[slot] = bp.get();
     for (uint32_t i = 0; i < vcpus_.size(); ++i) {
@@ -127,6 +148,30 @@ absl::Status VmDebugger::Impl::PatchInt3(Breakpoint& bp, uint32_t vcpu) {
   return vm_.memory().WriteObject<uint8_t>(bp.gpa, kInt3);
 }
 
+absl::Status VmDebugger::Impl::WatchPage(Breakpoint& bp, uint32_t vcpu) {
+  absl::StatusOr<kvm_sregs> sregs = vm_.vcpus()[vcpu]->fd().GetSregs();
+  if (!sregs.ok()) {
+    return sregs.status();
+  }
+  absl::StatusOr<std::vector<PhysicalChunk>> chunks = MapGuestRange(
+      vm_.memory(), AddressSpace::kVirtual, sregs->cr3, bp.spec.address, bp.spec.length);
+  if (!chunks.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot watch that address: ", chunks.status().message()));
+  }
+  bp.watch_gpa = chunks->front().gpa;
+  if (page_watch_ == nullptr) {
+    page_watch_ = std::make_unique<PageWatch>(vm_);
+  }
+  return page_watch_->Add({.id = bp.id,
+                           .gva = bp.spec.address,
+                           .gpa = bp.watch_gpa,
+                           .length = bp.spec.length,
+                           .kind = bp.spec.kind == BreakpointKind::kWrite
+                                       ? PageWatchKind::kWrite
+                                       : PageWatchKind::kReadWrite});
+}
+
 absl::Status VmDebugger::Impl::RemoveBreakpoint(uint32_t id) {
   std::lock_guard control(control_mu_);
   if (absl::Status s = CheckEnabled(); !s.ok()) {
@@ -145,6 +190,11 @@ absl::Status VmDebugger::Impl::RemoveBreakpoint(uint32_t id) {
       }
       if (bp->slot >= 0 && v->disarmed_slot == bp->slot) {
         v->disarmed_slot = -1;
+      }
+    }
+    if (bp->page_watched) {
+      if (absl::Status s = page_watch_->Remove(id); !s.ok()) {
+        return s;
       }
     }
     if (bp->slot >= 0) {

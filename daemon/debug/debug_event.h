@@ -38,12 +38,18 @@ struct DebugEvent {
   uint8_t vector = 0;  // 1 (#DB) or 3 (#BP)
   bool has_address = false;
   bool stopped = false;  // true: the vCPU stopped (all-stop); false: trace, it resumed at once
+  // Page-protection watchpoints see the access itself: its bytes before and after
+  // (a load: both the value read), as a little-endian number of access_length bytes.
+  uint64_t old_value = 0;
+  uint64_t new_value = 0;
+  uint8_t access_length = 0;  // 0: the access is not known (DR7 watchpoints)
+  bool is_write = false;
 };
 
 static_assert(std::is_trivially_copyable_v<DebugEvent>);
-// The log stores the sequence in the slot's stamp and the other 56 bytes as seven
-// words, so a slot is exactly one cache line.
-static_assert(sizeof(DebugEvent) == 64);
+// The log stores the sequence in the slot's stamp and the rest as words: whole
+// words, so the copy word by word covers it exactly.
+static_assert(sizeof(DebugEvent) % sizeof(uint64_t) == 0);
 
 }  // namespace pvm::debug
 

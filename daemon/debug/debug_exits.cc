@@ -4,9 +4,13 @@
 #include <linux/kvm.h>
 #include <time.h>
 
+#include <array>
+#include <span>
+
 #include "absl/strings/str_cat.h"
 #include "daemon/debug/exception_intercept.h"
 #include "daemon/debug/vm_debugger_impl.h"
+#include "daemon/vmm/exit_handler.h"
 #include "daemon/vmm/page_tables.h"
 
 namespace pvm::debug {
@@ -34,7 +38,7 @@ EventKind PatchedKind(const Breakpoint& bp) {
                                                : EventKind::kSwBreakpoint;
 }
 
-vmm::ExitDecision Fail(uint32_t vcpu, const char* what) {
+vmm::ExitDecision Fail(uint32_t vcpu, absl::string_view what) {
   return {vmm::ExitAction::kFail, absl::StrCat("vCPU ", vcpu, ": ", what)};
 }
 
@@ -43,7 +47,8 @@ constexpr uint32_t kMaxAwaitIdtSteps = 1'000'000;
 }  // namespace
 
 uint64_t VmDebugger::Impl::Emit(uint32_t vcpu, EventKind kind, uint8_t vector, uint64_t rip,
-                                uint64_t dr6, const Breakpoint* bp, bool stopped) {
+                                uint64_t dr6, const Breakpoint* bp, bool stopped,
+                                const WatchHit* access) {
   const VcpuDebug& v = *vcpus_[vcpu];
   DebugEvent event;
   event.timestamp_ns = RealtimeNs();
@@ -56,7 +61,15 @@ uint64_t VmDebugger::Impl::Emit(uint32_t vcpu, EventKind kind, uint8_t vector, u
   event.stopped = stopped;
   if (bp != nullptr) {
     event.breakpoint_id = bp->id;
-    if (kind == EventKind::kWatchpoint) {
+    if (access != nullptr) {
+      // The page watch saw the access itself; same page, so the same offset.
+      event.address = bp->spec.address - bp->watch_gpa + access->gpa;
+      event.has_address = true;
+      event.old_value = access->old_value;
+      event.new_value = access->new_value;
+      event.access_length = static_cast<uint8_t>(access->length);
+      event.is_write = access->is_write;
+    } else if (kind == EventKind::kWatchpoint) {
       // DR6 names the slot, not the byte: the watched range is what is known.
       event.address = bp->spec.address;
       event.has_address = true;
@@ -86,11 +99,8 @@ Breakpoint* VmDebugger::Impl::SoftwareBreakpointAt(uint64_t gva, uint32_t vcpu, 
 
 bool VmDebugger::Impl::Rearm(VcpuDebug& v, vmm::VcpuFd& fd) {
   if (v.reinsert_id != 0) {
-    if (Breakpoint* bp = FindBreakpoint(v.reinsert_id)) {
-      const std::byte int3{kInt3};
-      if (!vm_.memory().Write(bp->gpa, std::span(&int3, 1)).ok()) {
-        return false;
-      }
+    if (Breakpoint* bp = FindBreakpoint(v.reinsert_id); bp != nullptr && !Repatch(*bp).ok()) {
+      return false;
     }
     v.reinsert_id = 0;
   }
@@ -189,8 +199,27 @@ std::optional<vmm::ExitDecision> VmDebugger::Impl::OnInstructionExit(uint32_t vc
   VcpuDebug& v = *vcpus_[vcpu];
   const bool stepping =
       v.mode == VcpuDebug::Mode::kStepOver || v.mode == VcpuDebug::Mode::kUserStep;
-  if (!stepping || v.tf_step) {
-    return std::nullopt;  // a TF step is still caught at the #DB handler
+  if (!stepping) {
+    return std::nullopt;
+  }
+  if (v.tf_step) {
+    // Natively running code: KVM emulates a store to a protected page, exits with
+    // it done, and drops the TF trap it owed (measured: the step ran on into the
+    // next instruction), so the store is the step. Anything else is still caught
+    // at the #DB handler (a load finished by FinishPendingAccess keeps its trap).
+    const kvm_run& run = fd.run();
+    if (run.exit_reason != KVM_EXIT_MMIO || run.mmio.is_write == 0) {
+      return std::nullopt;
+    }
+    absl::StatusOr<kvm_regs> regs = fd.GetRegs();
+    if (!regs.ok()) {
+      return Fail(vcpu, "could not end a single-step at a store");
+    }
+    regs->rflags &= ~kRflagsTf;
+    if (!fd.SetRegs(*regs).ok()) {
+      return Fail(vcpu, "could not end a single-step at a store");
+    }
+    v.tf_step = false;
   }
   // KVM completed an I/O instruction in userspace and drops the single-step trap
   // it owed: that instruction is the step.
@@ -214,6 +243,9 @@ std::optional<vmm::ExitDecision> VmDebugger::Impl::OnStepDone(uint32_t vcpu, vmm
     if (!ApplyGuestDebug(v, fd).ok()) {
       return vmm::ExitDecision{vmm::ExitAction::kFail,
                                absl::StrCat("vCPU ", vcpu, ": could not end a step-over")};
+    }
+    if (v.park_after_step) {
+      return vmm::ExitDecision{vmm::ExitAction::kPark, ""};  // Continue resumes it with the rest
     }
     return kContinue;
   }
@@ -266,8 +298,7 @@ std::optional<vmm::ExitDecision> VmDebugger::Impl::OnBreakpointHit(uint32_t vcpu
     if (bp.slot >= 0) {
       v.disarmed_slot = bp.slot;
     } else {
-      const std::byte original{bp.original};
-      if (!vm_.memory().Write(bp.gpa, std::span(&original, 1)).ok()) {
+      if (!LiftPatch(bp).ok()) {
         return std::nullopt;
       }
       v.reinsert_id = bp.id;
@@ -362,6 +393,96 @@ std::optional<vmm::ExitDecision> VmDebugger::Impl::OnAwaitIdtStep(uint32_t vcpu,
     }
   }
   return kContinue;
+}
+
+std::optional<vmm::ExitDecision> VmDebugger::Impl::OnMmioExit(uint32_t vcpu, vmm::VcpuFd& fd) {
+  if (!enabled_ || page_watch_ == nullptr || page_watch_->size() == 0 || vcpu >= vcpus_.size()) {
+    return std::nullopt;
+  }
+  kvm_run& run = fd.run();
+  // One instruction may access watched pages more than once (the load and the store
+  // of a read-modify-write; string instructions): each access is completed here, in
+  // order, so the instruction is done when the hits are reported, as a DR7 data
+  // breakpoint would trap after it.
+  std::array<WatchHit, kMaxAccessesPerInstruction> hits;
+  size_t hit_count = 0;
+  for (size_t access = 0;; ++access) {
+    const MmioOutcome outcome = page_watch_->OnMmio(run);
+    if (!outcome.completed) {
+      if (access == 0) {
+        return std::nullopt;  // not guest memory: the VMM's no-device default
+      }
+      return Fail(vcpu,
+                  "an instruction that accessed a watched page also accessed an address "
+                  "outside guest memory");
+    }
+    if (outcome.hit) {
+      hits[hit_count++] = *outcome.hit;
+    }
+    if (run.mmio.is_write != 0) {
+      break;  // a store exits with the instruction done
+    }
+    if (access + 1 == kMaxAccessesPerInstruction) {
+      return Fail(vcpu, "an instruction made more accesses to watched pages than pvmd follows");
+    }
+    // A load exits before its destination is written: let KVM finish it now.
+    absl::StatusOr<vmm::RunOutcome> finished = vm_.vcpus()[vcpu]->FinishPendingAccess();
+    if (!finished.ok()) {
+      return Fail(vcpu, "could not finish a load from a watched page");
+    }
+    if (*finished == vmm::RunOutcome::kInterrupted) {
+      break;
+    }
+    if (run.exit_reason == KVM_EXIT_MMIO) {
+      continue;  // the instruction's next access
+    }
+    if (run.exit_reason == KVM_EXIT_DEBUG && (run.debug.arch.dr6 & kDr6StepBit) != 0) {
+      break;  // the single-step trap owed for this instruction: counted below as its step
+    }
+    return Fail(vcpu, absl::StrCat("finishing a load from a watched page ended in ",
+                                   vmm::ExitReasonName(run.exit_reason)));
+  }
+  if (hit_count == 0) {
+    return kContinue;  // elsewhere on a watched page: the access is done, nothing to say
+  }
+  return OnWatchHits(vcpu, fd, std::span(hits.data(), hit_count));
+}
+
+std::optional<vmm::ExitDecision> VmDebugger::Impl::OnWatchHits(uint32_t vcpu, vmm::VcpuFd& fd,
+                                                               std::span<const WatchHit> hits) {
+  VcpuDebug& v = *vcpus_[vcpu];
+  const uint64_t rip = fd.run().s.regs.regs.rip;
+  const bool user_step = v.mode == VcpuDebug::Mode::kUserStep;
+  bool stop = false;
+  uint64_t sequence = 0;
+  Breakpoint* stopped_on = nullptr;
+  for (const WatchHit& hit : hits) {
+    Breakpoint* bp = FindBreakpoint(hit.watch_id);
+    if (bp == nullptr) {
+      continue;
+    }
+    bp->hits.fetch_add(1, std::memory_order_relaxed);
+    const bool trace = !user_step && (mode_ == StopMode::kTrace || bp->spec.trace);
+    sequence = Emit(vcpu, EventKind::kWatchpoint, 1, rip, kDr6Reserved, bp, !trace, &hit);
+    if (!trace && stopped_on == nullptr) {
+      stopped_on = bp;
+    }
+    stop = stop || !trace;
+  }
+  if (!stop) {
+    return kContinue;
+  }
+  if (user_step) {
+    // A hit cuts a step short; whatever the step had disarmed is armed again.
+    if (!Rearm(v, fd)) {
+      return Fail(vcpu, "could not re-arm a breakpoint");
+    }
+    v.mode = VcpuDebug::Mode::kRun;
+    v.steps_left = 0;
+  }
+  return StopAll(vcpu, StopCause::kWatchpoint, stopped_on->id,
+                 absl::StrCat(EventKindName(EventKind::kWatchpoint), " ", stopped_on->id), rip,
+                 sequence);
 }
 
 vmm::ExitDecision VmDebugger::Impl::StopAll(uint32_t vcpu, StopCause cause, uint32_t breakpoint_id,

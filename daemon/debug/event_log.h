@@ -86,7 +86,7 @@ class EventLog {
     // overwriting, which is a data race on plain memory.
     std::array<std::atomic<uint64_t>, kPayloadWords> words{};
   };
-  static_assert(sizeof(Slot) == 64);
+  static_assert(sizeof(Slot) % 64 == 0);  // whole cache lines: no slot shares one
 
   enum class SlotState { kReady, kLost, kPending };
   SlotState Inspect(uint64_t sequence) const;

@@ -1,6 +1,8 @@
 // Run control: enabling, stops, continue, step and interrupt, each applied with
 // every vCPU parked.
 #include <algorithm>
+#include <chrono>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -10,6 +12,7 @@ namespace pvm::debug {
 namespace {
 
 constexpr uint32_t kMaxStepCount = 1'000'000;
+constexpr auto kStepOffPatience = std::chrono::seconds(1);
 
 }  // namespace
 
@@ -38,6 +41,9 @@ void VmDebugger::Impl::ClearAllLocked() {
     if (bp->patched) {
       (void)RestoreByte(*bp);  // inside guest memory: checked when it was patched
     }
+  }
+  if (page_watch_ != nullptr) {
+    (void)page_watch_->RemoveAll();  // gives every page back; errors are KVM's, logged by it
   }
   breakpoints_.clear();
   slots_ = {};
@@ -149,12 +155,65 @@ absl::Status VmDebugger::Impl::PlanResume(uint32_t vcpu) {
   if (bp->slot >= 0) {
     v.disarmed_slot = bp->slot;
   } else {
-    if (absl::Status s = RestoreByte(*bp); !s.ok()) {
+    if (absl::Status s = LiftPatch(*bp); !s.ok()) {
       return s;
     }
     v.reinsert_id = bp->id;
   }
   return absl::OkStatus();
+}
+
+bool VmDebugger::Impl::StoppedOnPatch(uint32_t vcpu) {
+  const VcpuDebug& v = *vcpus_[vcpu];
+  const Breakpoint* bp = FindBreakpoint(v.breakpoint_id);
+  if (v.cause != StopCause::kBreakpoint || bp == nullptr || !bp->patched) {
+    return false;
+  }
+  absl::StatusOr<kvm_regs> regs = vm_.vcpus()[vcpu]->fd().GetRegs();
+  return regs.ok() && regs->rip == bp->spec.address;
+}
+
+absl::StatusOr<bool> VmDebugger::Impl::StepOffPatchAlone(uint32_t vcpu) {
+  VcpuDebug& v = *vcpus_[vcpu];
+  vmm::Vcpu& thread = *vm_.vcpus()[vcpu];
+  if (absl::Status s = PlanResume(vcpu); !s.ok()) {
+    return s;
+  }
+  v.park_after_step = true;
+  if (absl::Status s = ApplyRunMode(vcpu); !s.ok()) {
+    v.park_after_step = false;
+    return s;
+  }
+  {
+    std::lock_guard lock(stop_mu_);
+    v.stopped = false;
+  }
+  thread.Release();
+  thread.Run();
+  // One instruction: microseconds. A step whose trap never comes (an instruction
+  // KVM completes in userspace on a path not handled) is kicked, not waited for.
+  if (!thread.WaitUntilParkedFor(kStepOffPatience)) {
+    thread.RequestPark();
+    thread.WaitUntilParked();
+  }
+  v.park_after_step = false;
+  std::lock_guard lock(stop_mu_);
+  if (v.stopped) {
+    return false;  // an event on the way: the VM is stopped again
+  }
+  if (v.ended) {
+    return true;  // it halted or failed; the others go on
+  }
+  v.stopped = true;  // still part of this Continue, which releases it with the rest
+  if (v.mode == VcpuDebug::Mode::kStepOver) {
+    // Kicked before its step ended: put the INT3 back; the instruction runs (and is
+    // reported if it hits again) once the VM goes on.
+    v.mode = VcpuDebug::Mode::kRun;
+    if (!Rearm(v, thread.fd())) {
+      return absl::InternalError(absl::StrCat("vCPU ", vcpu, ": could not re-arm a breakpoint"));
+    }
+  }
+  return true;
 }
 
 absl::Status VmDebugger::Impl::Continue() {
@@ -164,16 +223,35 @@ absl::Status VmDebugger::Impl::Continue() {
   }
   return vm_.WithAllParked([&]() -> absl::Status {
     ArmInterceptionLocked();  // the guest may have moved its handlers meanwhile
-    bool any = false;
-    for (uint32_t i = 0; i < vcpus_.size(); ++i) {
-      VcpuDebug& v = *vcpus_[i];
-      {
-        std::lock_guard lock(stop_mu_);
-        if (!v.stopped) {
-          continue;
+    std::vector<uint32_t> resumed;
+    {
+      std::lock_guard lock(stop_mu_);
+      for (uint32_t i = 0; i < vcpus_.size(); ++i) {
+        if (vcpus_[i]->stopped) {
+          resumed.push_back(i);
         }
       }
-      any = true;
+    }
+    if (resumed.empty()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("no vCPU of VM '", vm_.name(), "' is stopped by the debugger"));
+    }
+    // A software breakpoint is one byte shared by every vCPU: each vCPU on one
+    // steps off it alone first (as gdb does in all-stop), then all go on together.
+    for (uint32_t i : resumed) {
+      if (!StoppedOnPatch(i)) {
+        continue;
+      }
+      absl::StatusOr<bool> clean = StepOffPatchAlone(i);
+      if (!clean.ok()) {
+        return clean.status();
+      }
+      if (!*clean) {
+        return absl::OkStatus();  // stopped again on the way: that stop stands
+      }
+    }
+    for (uint32_t i : resumed) {
+      VcpuDebug& v = *vcpus_[i];
       if (absl::Status s = PlanResume(i); !s.ok()) {
         return s;
       }
@@ -187,10 +265,6 @@ absl::Status VmDebugger::Impl::Continue() {
         v.reason.clear();
       }
       vm_.vcpus()[i]->Release();
-    }
-    if (!any) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("no vCPU of VM '", vm_.name(), "' is stopped by the debugger"));
     }
     return absl::OkStatus();
   });

@@ -74,7 +74,7 @@ kvm_guest_debug VmDebugger::Impl::GuestDebugFor(VcpuDebug& v) const {
   debug.control = KVM_GUESTDBG_ENABLE | KVM_GUESTDBG_USE_SW_BP;
   uint64_t dr7 = RequestedDr7();
   for (int slot = 0; slot < 4; ++slot) {
-    if (const Breakpoint* bp = slots_[slot]) {
+    if (const Breakpoint* bp = slots_[slot]; bp != nullptr && !bp->page_watched) {
       debug.arch.debugreg[slot] = bp->spec.address;
       v.db[slot] = bp->spec.address;
     }
@@ -213,6 +213,25 @@ absl::Status VmDebugger::Impl::RestoreByte(const Breakpoint& bp) {
   return vm_.memory().Write(bp.gpa, std::span(&original, 1));
 }
 
+absl::Status VmDebugger::Impl::LiftPatch(Breakpoint& bp) {
+  std::lock_guard lock(patch_mu_);
+  if (bp.steppers == 0) {
+    if (absl::Status s = RestoreByte(bp); !s.ok()) {
+      return s;
+    }
+  }
+  ++bp.steppers;
+  return absl::OkStatus();
+}
+
+absl::Status VmDebugger::Impl::Repatch(Breakpoint& bp) {
+  std::lock_guard lock(patch_mu_);
+  if (bp.steppers == 0 || --bp.steppers > 0) {
+    return absl::OkStatus();
+  }
+  return vm_.memory().WriteObject<uint8_t>(bp.gpa, kInt3);
+}
+
 BreakpointInfo VmDebugger::Impl::InfoOf(const Breakpoint& bp) const {
   BreakpointInfo info;
   info.id = bp.id;
@@ -220,7 +239,13 @@ BreakpointInfo VmDebugger::Impl::InfoOf(const Breakpoint& bp) const {
   info.slot = bp.slot;
   info.hits = bp.hits.load(std::memory_order_relaxed);
   info.location = bp.location;
-  if (bp.slot >= 0) {
+  if (bp.page_watched) {
+    info.mechanism = absl::StrCat(
+        "page protection: the page is ",
+        bp.spec.kind == BreakpointKind::kWrite ? "read-only" : "absent",
+        " for the guest and pvmd completes each access (this host never fires DR7 data "
+        "breakpoints)");
+  } else if (bp.slot >= 0) {
     info.mechanism = absl::StrCat("debug register DR", bp.slot);
   } else if (config_.intercept_native_exceptions) {
     info.mechanism =
@@ -297,6 +322,9 @@ std::optional<vmm::ExitDecision> VmDebugger::OnDebugExit(uint32_t vcpu_id, vmm::
 }
 std::optional<vmm::ExitDecision> VmDebugger::OnInstructionExit(uint32_t vcpu_id, vmm::VcpuFd& fd) {
   return impl_->OnInstructionExit(vcpu_id, fd);
+}
+std::optional<vmm::ExitDecision> VmDebugger::OnMmioExit(uint32_t vcpu_id, vmm::VcpuFd& fd) {
+  return impl_->OnMmioExit(vcpu_id, fd);
 }
 void VmDebugger::OnVcpuEnded(uint32_t vcpu_id) { impl_->OnVcpuEnded(vcpu_id); }
 void VmDebugger::OnVmShutdown() { impl_->OnVmShutdown(); }

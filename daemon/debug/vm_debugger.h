@@ -34,6 +34,9 @@ struct DebugConfig {
   // INT3 and TF traps at its IDT handlers, and serve execute breakpoints as INT3
   // patches. Off: the module's KVM_SET_GUEST_DEBUG does it all.
   bool intercept_native_exceptions = false;
+  // DR7 data breakpoints never fire (kvm-pvm here): serve write and read/write
+  // watchpoints by page protection (split memslots) instead.
+  bool page_protection_watchpoints = false;
 };
 
 // The VM's debugger, attached on first use. Lives as long as the VM.
@@ -79,6 +82,7 @@ class VmDebugger final : public vmm::DebugExitHook {
   // vmm::DebugExitHook, on vCPU threads.
   std::optional<vmm::ExitDecision> OnDebugExit(uint32_t vcpu_id, vmm::VcpuFd& fd) override;
   std::optional<vmm::ExitDecision> OnInstructionExit(uint32_t vcpu_id, vmm::VcpuFd& fd) override;
+  std::optional<vmm::ExitDecision> OnMmioExit(uint32_t vcpu_id, vmm::VcpuFd& fd) override;
   void OnVcpuEnded(uint32_t vcpu_id) override;
   void OnVmShutdown() override;
 

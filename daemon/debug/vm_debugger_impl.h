@@ -21,6 +21,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,7 @@
 #include "daemon/debug/debug_types.h"
 #include "daemon/debug/event_log.h"
 #include "daemon/debug/guest_range.h"
+#include "daemon/debug/page_watch.h"
 #include "daemon/debug/vm_debugger.h"
 #include "daemon/vmm/vm.h"
 
@@ -45,16 +47,24 @@ inline constexpr uint64_t kRflagsTf = 1u << 8;
 inline constexpr int kDbHandlerSlot = 2;
 inline constexpr int kBpHandlerSlot = 3;
 inline constexpr int kUserSlotsWhenIntercepting = 2;
+// Accesses to watched pages that one instruction may make and pvmd completes.
+inline constexpr size_t kMaxAccessesPerInstruction = 16;
 
 struct Breakpoint {
   uint32_t id = 0;
   BreakpointSpec spec;
-  int slot = -1;          // hardware kinds
-  uint64_t dr7_bits = 0;  // hardware kinds: L_i, R/W_i, LEN_i
-  bool patched = false;   // served by an INT3 in guest memory (software, or exec on
-                          // a host whose native code gives no debug exits)
-  uint64_t gpa = 0;       // patched: where the INT3 byte lives
-  uint8_t original = 0;   // software: the guest's byte under the INT3
+  int slot = -1;              // hardware kinds
+  uint64_t dr7_bits = 0;      // hardware kinds: L_i, R/W_i, LEN_i
+  bool page_watched = false;  // write/rw served by page protection: no DR
+  uint64_t watch_gpa = 0;     // page_watched: the watched range's guest-physical start
+  bool patched = false;       // served by an INT3 in guest memory (software, or exec on
+                              // a host whose native code gives no debug exits)
+  uint64_t gpa = 0;           // patched: where the INT3 byte lives
+  uint8_t original = 0;       // software: the guest's byte under the INT3
+  // patched: vCPUs stepping over it with the original byte in place (Impl::patch_mu_).
+  // The INT3 goes back only when the last of them has stepped, or a second vCPU
+  // resumed from the same breakpoint would meet the INT3 again before its step.
+  uint32_t steppers = 0;
   std::string location;
   std::atomic<uint64_t> hits{0};
 };
@@ -74,6 +84,7 @@ struct VcpuDebug {
   bool tf_step = false;      // the step is RFLAGS.TF, caught at the #DB handler
   uint64_t guest_dr6 = 0;    // restored after a TF step, so the guest cannot tell
   uint32_t await_idt_steps = 0;
+  bool park_after_step = false;  // a step-over done alone (Continue): park after it
   std::array<uint64_t, 4> db{};  // mirror of what KVM was given, for events
   uint64_t dr7 = 0;
 
@@ -116,6 +127,7 @@ class VmDebugger::Impl {
   // ---- exit side (debug_exits.cc), on the vCPU's own thread ----
   std::optional<vmm::ExitDecision> OnDebugExit(uint32_t vcpu, vmm::VcpuFd& fd);
   std::optional<vmm::ExitDecision> OnInstructionExit(uint32_t vcpu, vmm::VcpuFd& fd);
+  std::optional<vmm::ExitDecision> OnMmioExit(uint32_t vcpu, vmm::VcpuFd& fd);
 
  private:
   // Exit side.
@@ -126,8 +138,13 @@ class VmDebugger::Impl {
                                               uint64_t dr6);
   vmm::ExitDecision StopAll(uint32_t vcpu, StopCause cause, uint32_t breakpoint_id,
                             std::string reason, uint64_t rip, uint64_t sequence);
+  // access: what a page watch saw (the accessed address, old and new value).
   uint64_t Emit(uint32_t vcpu, EventKind kind, uint8_t vector, uint64_t rip, uint64_t dr6,
-                const Breakpoint* bp, bool stopped);
+                const Breakpoint* bp, bool stopped, const WatchHit* access = nullptr);
+  // Page-watch hits of one completed instruction: an event each, then a stop unless
+  // every one of them traces.
+  std::optional<vmm::ExitDecision> OnWatchHits(uint32_t vcpu, vmm::VcpuFd& fd,
+                                               std::span<const WatchHit> hits);
   Breakpoint* SoftwareBreakpointAt(uint64_t gva, uint32_t vcpu, vmm::VcpuFd& fd);
   // Re-arms what a step-over disarmed. Returns false if KVM refused.
   bool Rearm(VcpuDebug& v, vmm::VcpuFd& fd);
@@ -162,6 +179,13 @@ class VmDebugger::Impl {
   // With all parked: arranges for a stopped vCPU to step over the breakpoint it
   // stopped on (slot disarmed or byte restored, one single-step), if still there.
   absl::Status PlanResume(uint32_t vcpu);
+  // With all parked, for a vCPU stopped on a software breakpoint: runs it alone for
+  // the one instruction under the breakpoint (original byte in place, INT3 back
+  // after it) while every other vCPU stays parked, so none of them can run past the
+  // address unseen meanwhile. False when that step ended in a new stop (an event).
+  absl::StatusOr<bool> StepOffPatchAlone(uint32_t vcpu);
+  // Stopped on a software (patched) breakpoint that is still under its RIP.
+  bool StoppedOnPatch(uint32_t vcpu);
   absl::StatusOr<uint64_t> Cr3Of(uint32_t vcpu);
   // Guest debug for the vCPU's mode: BeginStep when it is to step, else plain.
   absl::Status ApplyRunMode(uint32_t vcpu);
@@ -176,7 +200,13 @@ class VmDebugger::Impl {
   template <typename T>
   absl::StatusOr<T> ReadStoppedVcpu(uint32_t vcpu, absl::StatusOr<T> (vmm::VcpuFd::*read)() const);
   absl::Status PatchInt3(Breakpoint& bp, uint32_t vcpu);
+  absl::Status WatchPage(Breakpoint& bp, uint32_t vcpu);
   absl::Status RestoreByte(const Breakpoint& bp);
+  // A vCPU is about to step over bp's instruction: the original byte goes in (if no
+  // other vCPU has put it there already). Either thread; takes patch_mu_.
+  absl::Status LiftPatch(Breakpoint& bp);
+  // That vCPU has stepped: the INT3 goes back once no other vCPU still steps.
+  absl::Status Repatch(Breakpoint& bp);
   BreakpointInfo InfoOf(const Breakpoint& bp) const;
   void ClearAllLocked();
 
@@ -198,6 +228,10 @@ class VmDebugger::Impl {
   // (the IDT is shared), hence atomic.
   std::atomic<uint64_t> db_handler_{0};
   std::atomic<uint64_t> bp_handler_{0};
+  // Page-protection watchpoints; made on the first one, changed with all parked.
+  std::unique_ptr<PageWatch> page_watch_;
+
+  std::mutex patch_mu_;  // Breakpoint::steppers and the bytes they decide
 
   mutable std::mutex stop_mu_;
   std::condition_variable stop_cv_;

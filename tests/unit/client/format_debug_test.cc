@@ -139,6 +139,20 @@ TEST(EventRecordText, TracedWatchpointShowsTheAccessedAddress) {
             "dr7 0xd00421 traced\n");
 }
 
+TEST(EventRecordText, PageWatchShowsTheAccessAndItsValues) {
+  v1::EventRecord record = SampleWatchpointRecord();
+  v1::WatchAccess* access = record.mutable_event()->mutable_access();
+  access->set_length(8);
+  access->set_is_write(true);
+  access->set_old_value(41);
+  access->set_new_value(42);
+  EXPECT_EQ(EventRecordText(record),
+            "#13 vcpu 1 watchpoint bp 2 rip 0x100c2b addr 0xffff800000001008 write 8 0x29 -> 0x2a "
+            "dr6 0xffff0ff4 dr7 0xd00421 traced\n");
+  access->set_is_write(false);
+  EXPECT_THAT(EventRecordText(record), HasSubstr(" addr 0xffff800000001008 read 8 0x2a dr6 "));
+}
+
 TEST(EventRecordText, PlainStepHasNoBreakpoint) {
   v1::EventRecord record = SampleEventRecord();
   record.mutable_event()->set_kind(v1::EVENT_KIND_SINGLE_STEP);
@@ -306,10 +320,21 @@ TEST(EventRecordJson, EventWithoutAddressHasNull) {
   EXPECT_EQ(json, Json::parse(R"({
     "type": "event", "sequence": 12, "vm": "vm-7", "vcpu": 0, "kind": "hw_breakpoint",
     "vector": 1, "rip": 1051664, "dr6": 4294905841, "dr7": 1025, "breakpoint_id": 1,
-    "address": null, "timestamp_unix_ns": 1732526100123456789, "stopped": true
+    "address": null, "access": null, "timestamp_unix_ns": 1732526100123456789, "stopped": true
   })"))
       << json.dump();
   EXPECT_EQ(json["timestamp_unix_ns"].get<int64_t>(), kEventUnixNs);
+}
+
+TEST(EventRecordJson, PageWatchCarriesTheAccess) {
+  v1::EventRecord record = SampleWatchpointRecord();
+  v1::WatchAccess* access = record.mutable_event()->mutable_access();
+  access->set_length(4);
+  access->set_is_write(true);
+  access->set_old_value(7);
+  access->set_new_value(8);
+  EXPECT_EQ(EventRecordJson(record)["access"],
+            Json::parse(R"({"length": 4, "is_write": true, "old_value": 7, "new_value": 8})"));
 }
 
 TEST(EventRecordJson, WatchpointCarriesTheExactAddress) {
