@@ -14,6 +14,7 @@
 #include "daemon/api/host_service.h"
 #include "daemon/api/vm_service.h"
 #include "daemon/daemon_options.h"
+#include "daemon/debug_config.h"
 #include "daemon/host/debug_probe.h"
 #include "daemon/host/module_status.h"
 #include "daemon/log.h"
@@ -65,8 +66,7 @@ int Run(const DaemonOptions& options) {
               " us: ", debug_caps.status().message(),
               "; breakpoints are validated as if the module dropped none");
   }
-  const debug::AddressPolicy address_policy{.rule = debug_caps.ok() ? debug_caps->ValidationRule()
-                                                                    : PVM_VA_RULE_NONE};
+  const debug::DebugConfig debug_config = DebugConfigFromProbe(debug_caps);
 
   vmm::VmLimits limits = options.limits;
   limits.max_vcpus_per_vm = std::min<uint32_t>(
@@ -74,7 +74,7 @@ int Run(const DaemonOptions& options) {
   vmm::VmRegistry registry(*kvm, vmm::ImageCatalog(options.guest_dir), limits);
   api::HostServiceImpl host_service(*kvm, module, debug_caps);
   api::VmServiceImpl vm_service(registry);
-  api::DebugServiceImpl debug_service(registry, debug::DebugConfig{.policy = address_policy});
+  api::DebugServiceImpl debug_service(registry, debug_config);
 
   if (absl::Status s = PrepareSocketPath(options.socket_path); !s.ok()) {
     LogDaemon(LogPriority::kError, "cannot serve on ", options.socket_path, ": ", s.message());
