@@ -54,6 +54,15 @@ std::string HostInfoText(const v1::HostInfo& info) {
                   {"read-only memory", YesNo(kvm.readonly_mem())},
                   {"sync regs", Hex(static_cast<uint32_t>(kvm.sync_regs()))},
               });
+  // The daemon's own words, a row each: what its start-up probe found the module to
+  // deliver for guest debugging, or why the probe failed ("-": a daemon without it).
+  const v1::DebugCapabilities& debug = info.debug_capabilities();
+  if (!debug.probed() || debug.summary().empty()) {
+    rows.emplace_back("debug probe", OrDash(debug.error()));
+  }
+  for (const std::string& line : debug.summary()) {
+    rows.emplace_back("debug probe", line);
+  }
   return KeyValueLines(rows);
 }
 

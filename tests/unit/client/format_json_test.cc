@@ -39,6 +39,21 @@ TEST(HostInfoJson, MapsEveryField) {
       "num_debug_registers": 4,
       "readonly_mem": true,
       "sync_regs": 7
+    },
+    "debug_capabilities": {
+      "probed": true,
+      "error": "",
+      "native": {"hw_exec_breakpoint": "none", "single_step": "guest_idt",
+                 "write_watchpoint": "none", "int3": "guest_idt"},
+      "emulated": {"hw_exec_breakpoint": "debug_exit", "single_step": "debug_exit",
+                   "write_watchpoint": "none", "int3": "emulation_failure"},
+      "address_rule": "none",
+      "address_rule_known": true,
+      "address_rule_evidence": "a host-half breakpoint fired",
+      "duration_us": 2560,
+      "checks_duration_us": 1200,
+      "summary": ["native code: no debug exits", "emulated code: debug exits"],
+      "notes": []
     }
   })");
   EXPECT_EQ(HostInfoJson(SampleHostInfo()), expected) << HostInfoJson(SampleHostInfo()).dump(2);
@@ -50,6 +65,8 @@ TEST(HostInfoJson, EmptyInfoHasTheSameKeys) {
   EXPECT_EQ(Keys(empty), Keys(full));
   EXPECT_EQ(Keys(empty["module"]), Keys(full["module"]));
   EXPECT_EQ(Keys(empty["kvm"]), Keys(full["kvm"]));
+  EXPECT_EQ(Keys(empty["debug_capabilities"]), Keys(full["debug_capabilities"]));
+  EXPECT_EQ(empty["debug_capabilities"]["native"]["int3"], "unspecified");
   EXPECT_EQ(empty["module"]["state"], "unspecified");
   EXPECT_TRUE(empty["module"]["parameters"].is_object());
   EXPECT_EQ(empty["kvm"]["guest_debug"], false);

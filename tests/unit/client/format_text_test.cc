@@ -1,5 +1,6 @@
 #include "client/format_text.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "tests/unit/client/sample_messages.h"
@@ -24,7 +25,9 @@ TEST(HostInfoText, KeyValueLines) {
             "guest debug2 flags: 0x0\n"
             "debug registers:    4\n"
             "read-only memory:   yes\n"
-            "sync regs:          0x7\n");
+            "sync regs:          0x7\n"
+            "debug probe:        native code: no debug exits\n"
+            "debug probe:        emulated code: debug exits\n");
 }
 
 TEST(HostInfoText, EmptyInfoHasTheSameLines) {
@@ -40,7 +43,17 @@ TEST(HostInfoText, EmptyInfoHasTheSameLines) {
             "guest debug2 flags: 0x0\n"
             "debug registers:    0\n"
             "read-only memory:   no\n"
-            "sync regs:          0x0\n");
+            "sync regs:          0x0\n"
+            "debug probe:        -\n");
+}
+
+TEST(HostInfoText, AFailedProbeSaysWhy) {
+  v1::HostInfo info = SampleHostInfo();
+  v1::DebugCapabilities* debug = info.mutable_debug_capabilities();
+  debug->Clear();
+  debug->set_error("could not create the probe VM: ENOMEM");
+  EXPECT_THAT(HostInfoText(info),
+              ::testing::EndsWith("debug probe:        could not create the probe VM: ENOMEM\n"));
 }
 
 TEST(VmText, RunningVm) {

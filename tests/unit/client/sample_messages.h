@@ -32,6 +32,25 @@ inline v1::HostInfo SampleHostInfo() {
   kvm->set_num_debug_registers(4);
   kvm->set_readonly_mem(true);
   kvm->set_sync_regs(7);
+  v1::DebugCapabilities* debug = info.mutable_debug_capabilities();
+  debug->set_probed(true);
+  v1::PathDebugCapabilities* native = debug->mutable_native();
+  native->set_hw_exec_breakpoint(v1::DEBUG_DELIVERY_NONE);
+  native->set_single_step(v1::DEBUG_DELIVERY_GUEST_IDT);
+  native->set_write_watchpoint(v1::DEBUG_DELIVERY_NONE);
+  native->set_int3(v1::DEBUG_DELIVERY_GUEST_IDT);
+  v1::PathDebugCapabilities* emulated = debug->mutable_emulated();
+  emulated->set_hw_exec_breakpoint(v1::DEBUG_DELIVERY_DEBUG_EXIT);
+  emulated->set_single_step(v1::DEBUG_DELIVERY_DEBUG_EXIT);
+  emulated->set_write_watchpoint(v1::DEBUG_DELIVERY_NONE);
+  emulated->set_int3(v1::DEBUG_DELIVERY_EMULATION_FAILURE);
+  debug->set_address_rule(v1::ADDRESS_RULE_NONE);
+  debug->set_address_rule_known(true);
+  debug->set_address_rule_evidence("a host-half breakpoint fired");
+  debug->set_duration_us(2560);
+  debug->set_checks_duration_us(1200);
+  debug->add_summary("native code: no debug exits");
+  debug->add_summary("emulated code: debug exits");
   return info;
 }
 
