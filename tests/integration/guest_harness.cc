@@ -1,11 +1,22 @@
 #include "tests/integration/guest_harness.h"
 
+#include <gtest/gtest.h>
+
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 
 namespace pvm::testing {
+
+void WaitUntil(const std::function<bool()>& pred, const std::string& what) {
+  const auto deadline = std::chrono::steady_clock::now() + kPatience;
+  while (!pred()) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "timed out waiting for " << what;
+    std::this_thread::yield();
+  }
+}
 
 std::string GuestDir() { return PVM_GUEST_BUILD_DIR; }
 

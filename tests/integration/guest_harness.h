@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -24,6 +25,9 @@ std::string GuestDir();
 // Waits until the console holds `needle` (or the VM ends or time runs out);
 // returns everything written so far.
 std::string WaitForConsole(vmm::Vm& vm, const std::string& needle);
+
+// Polls `pred` until it holds; a fatal test failure naming `what` after kPatience.
+void WaitUntil(const std::function<bool()>& pred, const std::string& what);
 
 // Waits for the VM to reach `state`; returns the state it ended in.
 vmm::VmState WaitForVmState(vmm::Vm& vm, vmm::VmState state);

@@ -3,6 +3,8 @@
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
+#include "daemon/debug_config.h"
+#include "daemon/host/debug_probe.h"
 #include "tests/integration/guest_harness.h"
 
 namespace pvm::testing {
@@ -13,6 +15,15 @@ void DebugTest::CreateDebugged(const std::string& guest, uint32_t vcpus, debug::
   ASSERT_NE(vm_, nullptr);
   debugger_ = &debug::DebuggerFor(*vm_, config);
   ASSERT_TRUE(debugger_->SetEnabled(true, mode).ok());
+}
+
+const debug::DebugConfig& DebugTest::HostConfig() {
+  static const debug::DebugConfig config = [this] {
+    absl::StatusOr<host::DebugCapabilities> probe = host::ProbeGuestDebug(*kvm_);
+    EXPECT_TRUE(probe.ok()) << probe.status();
+    return DebugConfigFromProbe(probe);
+  }();
+  return config;
 }
 
 uint64_t DebugTest::Symbol(const std::string& name) const {

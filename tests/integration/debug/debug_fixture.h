@@ -22,6 +22,9 @@ class DebugTest : public GuestTest {
   void CreateDebugged(const std::string& guest, uint32_t vcpus = 1,
                       debug::StopMode mode = debug::StopMode::kAllStop,
                       debug::DebugConfig config = {});
+  // The mechanisms pvmd would choose on this host: its start-up probe, run once per
+  // test process, mapped by pvmd's own DebugConfigFromProbe.
+  const debug::DebugConfig& HostConfig();
   uint64_t Symbol(const std::string& name) const;
   debug::BreakpointInfo Add(debug::BreakpointKind kind, uint64_t address, uint32_t length = 1,
                             bool trace = false);

@@ -22,10 +22,6 @@ using ::testing::HasSubstr;
 
 constexpr uint64_t kDr6Bs = 1u << 14;
 
-// Whether this host's module runs native code without debug exits (kvm-pvm here):
-// then pvmd intercepts exceptions at the guest's IDT handlers instead.
-bool HostNeedsInterception() { return access("/sys/module/kvm_pvm", F_OK) == 0; }
-
 struct LoopGuest {
   const char* name;   // the test instance
   const char* guest;  // kstep or ustep
@@ -44,28 +40,36 @@ class StepLoopTest : public DebugTest, public ::testing::WithParamInterface<Loop
     if (IsSkipped() || HasFatalFailure()) {
       return;
     }
-    if (GetParam().force_interception && !HostNeedsInterception()) {
+    const debug::DebugConfig& host = HostConfig();
+    if (GetParam().force_interception && !host.intercept_native_exceptions) {
       GTEST_SKIP() << "exception interception needs DR breakpoints on emulated code, which "
                       "this host does not give";
     }
-    intercept_ = GetParam().force_interception || (GetParam().native && HostNeedsInterception());
+    // Interception where the host needs it for native code (kvm-pvm here: exception
+    // interception at the guest's IDT handlers); on emulated code the DR slots,
+    // unless forced (a mechanism test of its own).
+    intercept_ =
+        GetParam().force_interception || (GetParam().native && host.intercept_native_exceptions);
+    page_watch_ = host.page_protection_watchpoints;
   }
 
-  // Watchpoints through DR7 never fire on kvm-pvm (DESIGN.md).
-  static bool Dr7WatchpointsFire() { return !HostNeedsInterception(); }
   // Breakpoints served by DR slots (not INT3 patches): DR6 names the slot.
   bool ExecUsesDebugRegisters() const { return !intercept_; }
-  int UserSlots() const { return intercept_ ? 2 : 4; }
+  // Watchpoints a VM can have: four DR-style slots, two of them taken by
+  // interception unless watchpoints are served by page protection.
+  int WatchSlots() const { return page_watch_ || !intercept_ ? 4 : 2; }
 
   void Create(uint32_t vcpus = 1, debug::StopMode mode = debug::StopMode::kAllStop,
               debug::AddressPolicy policy = {}) {
     debug::DebugConfig config;
     config.policy = policy;
     config.intercept_native_exceptions = intercept_;
+    config.page_protection_watchpoints = page_watch_;
     CreateDebugged(GetParam().guest, vcpus, mode, config);
   }
 
   bool intercept_ = false;
+  bool page_watch_ = false;  // watchpoints by page protection (DR7 ones never fire here)
   std::string P(const std::string& suffix) const { return absl::StrCat(GetParam().p, suffix); }
   std::string W(const std::string& suffix) const { return absl::StrCat(GetParam().w, suffix); }
   uint64_t Sym(const std::string& suffix) { return Symbol(P(suffix)); }
@@ -138,9 +142,7 @@ TEST_P(StepLoopTest, StepNAdvancesExactlyNInstructions) {
 TEST_P(StepLoopTest, StepFromAnInterruptFollowsTheLoopInstructionByInstruction) {
   Create();
   Start();
-  while (Counter(0) < 3) {
-    std::this_thread::yield();
-  }
+  WaitUntil([&] { return Counter(0) >= 3; }, "three passes");
   ASSERT_TRUE(debugger_->Interrupt().ok());
   EXPECT_EQ(debugger_->State().vcpus[0].reason, "interrupted");
   // At most one loop pass (a few dozen instructions) to reach the straight line.
@@ -166,9 +168,7 @@ TEST_P(StepLoopTest, StepFromAnInterruptFollowsTheLoopInstructionByInstruction) 
   StepOk(0, 1);
   EXPECT_EQ(Counter(0), before + 1);
   ASSERT_TRUE(debugger_->Continue().ok());
-  while (Counter(0) < before + 100) {
-    std::this_thread::yield();
-  }
+  WaitUntil([&] { return Counter(0) >= before + 100; }, "100 more passes");
 }
 
 TEST_P(StepLoopTest, SoftwareBreakpointStopsThereAndRemovalRestoresTheCode) {
@@ -199,9 +199,7 @@ TEST_P(StepLoopTest, SoftwareBreakpointStopsThereAndRemovalRestoresTheCode) {
   const uint64_t before = Counter(0);
   ASSERT_TRUE(debugger_->Continue().ok());
   // Still runs: the loop counts on, and nothing stops it again.
-  while (Counter(0) < before + 1000) {
-    std::this_thread::yield();
-  }
+  WaitUntil([&] { return Counter(0) >= before + 1000; }, "the loop to count on");
   EXPECT_EQ(debugger_->events()->last_sequence(), 1u);
 }
 
@@ -258,9 +256,7 @@ TEST_P(StepLoopTest, AllStopStopsEveryVcpuAndContinueRestartsThemAll) {
   ASSERT_TRUE(debugger_->RemoveBreakpoint(bp.id).ok());
   ASSERT_TRUE(debugger_->Continue().ok());
   for (uint32_t i = 0; i < kVcpus; ++i) {
-    while (Counter(i) <= frozen[i] + 10) {
-      std::this_thread::yield();
-    }
+    WaitUntil([&] { return Counter(i) > frozen[i] + 10; }, "the loop to count on");
   }
   for (const auto& v : debugger_->State().vcpus) {
     EXPECT_FALSE(v.stopped) << "vCPU " << v.id;
@@ -403,9 +399,7 @@ TEST_P(StepLoopTest, DisablingDebugResumesAStoppedVmAndRemovesEveryBreakpoint) {
   const uint64_t before = Counter(0);
   ASSERT_TRUE(debugger_->SetEnabled(false, debug::StopMode::kAllStop).ok());
   EXPECT_EQ(RawBytes(inc, 1), original);
-  while (Counter(0) < before + 1000) {
-    std::this_thread::yield();
-  }
+  WaitUntil([&] { return Counter(0) >= before + 1000; }, "the loop to count on");
   const debug::DebugStateInfo state = debugger_->State();
   EXPECT_FALSE(state.enabled);
   EXPECT_FALSE(state.vcpus[0].stopped);
@@ -465,10 +459,9 @@ TEST_P(StepLoopTest, RegistersOfARunningVcpuAreRefused) {
   EXPECT_EQ(debugger_->Continue().code(), absl::StatusCode::kFailedPrecondition);
 }
 
+// By DR7 where the host fires data breakpoints, by page protection elsewhere:
+// either way the event comes after the store, with the new value in memory.
 TEST_P(StepLoopTest, WriteWatchpointFiresAfterTheWriteWithTheNewValueInMemory) {
-  if (!Dr7WatchpointsFire()) {
-    GTEST_SKIP() << "kvm-pvm never fires data breakpoints (DESIGN.md)";
-  }
   Create();
   const uint64_t watched = Symbol("watched_value");
   const auto bp = Add(BreakpointKind::kWrite, watched, 8);
@@ -477,10 +470,17 @@ TEST_P(StepLoopTest, WriteWatchpointFiresAfterTheWriteWithTheNewValueInMemory) {
     const debug::DebugEvent event = Event(hit);
     EXPECT_EQ(event.kind, EventKind::kWatchpoint);
     EXPECT_EQ(event.rip, Symbol(W("_after_store")));
-    EXPECT_EQ(event.dr6 & 0xf, 1u);
+    // DR6 names the slot that fired; a page watch uses none.
+    EXPECT_EQ(event.dr6 & 0xf, page_watch_ ? 0u : 1u);
     EXPECT_TRUE(event.has_address);
     EXPECT_EQ(event.address, watched);
     EXPECT_EQ(event.breakpoint_id, bp.id);
+    if (page_watch_) {
+      EXPECT_EQ(event.access_length, 8u);
+      EXPECT_TRUE(event.is_write);
+      EXPECT_EQ(event.old_value, hit - 1);
+      EXPECT_EQ(event.new_value, hit);
+    }
     WaitStopped({0});
     // The store wrote the loop count of this pass: pass `hit`.
     EXPECT_EQ(ReadU64("watched_value"), hit);
@@ -488,10 +488,9 @@ TEST_P(StepLoopTest, WriteWatchpointFiresAfterTheWriteWithTheNewValueInMemory) {
   }
 }
 
+// The load's event comes after the load, as a DR7 data breakpoint traps: RIP past
+// it and its destination register written.
 TEST_P(StepLoopTest, ReadWriteWatchpointFiresOnTheRead) {
-  if (!Dr7WatchpointsFire()) {
-    GTEST_SKIP() << "kvm-pvm never fires data breakpoints (DESIGN.md)";
-  }
   Create();
   const uint64_t watched = Symbol("watched_value");
   Add(BreakpointKind::kReadWrite, watched, 8);
@@ -499,7 +498,44 @@ TEST_P(StepLoopTest, ReadWriteWatchpointFiresOnTheRead) {
   EXPECT_EQ(Event(1).rip, Symbol(W("_after_store")));
   WaitStopped({0});
   ASSERT_TRUE(debugger_->Continue().ok());
-  EXPECT_EQ(Event(2).rip, Symbol(W("_after_load")));
+  const debug::DebugEvent load = Event(2);
+  EXPECT_EQ(load.rip, Symbol(W("_after_load")));
+  if (page_watch_) {
+    EXPECT_FALSE(load.is_write);
+    EXPECT_EQ(load.new_value, 1u);  // pass 1 stored its loop count
+    EXPECT_EQ(load.old_value, load.new_value);
+  }
+  WaitStopped({0});
+  absl::StatusOr<kvm_regs> regs = debugger_->GetRegs(0);
+  ASSERT_TRUE(regs.ok()) << regs.status();
+  EXPECT_EQ(regs->rip, Symbol(W("_after_load")));
+  EXPECT_EQ(regs->r11, 1u) << "the load is complete at the stop";
+  ASSERT_TRUE(debugger_->Continue().ok());
+  EXPECT_EQ(Event(3).rip, Symbol(W("_after_store")));
+}
+
+// Stepping over accesses to a watched page that do not hit: each is one step.
+TEST_P(StepLoopTest, StepsAcrossAWatchedPageCountEveryInstructionOnce) {
+  Create();
+  const uint64_t watched = Symbol("watched_value");
+  // Watch the other end of the page: the loop's store and load exit but never hit.
+  const uint64_t elsewhere = (watched & ~uint64_t{0xfff}) + 0xff8;
+  Add(BreakpointKind::kReadWrite, elsewhere, 8);
+  const auto stop = Add(BreakpointKind::kSoftware, Symbol(W("_store")));
+  Start();
+  EXPECT_EQ(Event(1).rip, Symbol(W("_store")));
+  WaitStopped({0});
+  ASSERT_TRUE(debugger_->RemoveBreakpoint(stop.id).ok());
+  const char* const expected[] = {"_after_store", "_load", "_after_load"};
+  for (const char* suffix : expected) {
+    const debug::StepResult step = StepOk(0, 1);
+    EXPECT_EQ(step.steps, 1u);
+    EXPECT_EQ(step.rip, Symbol(W(suffix))) << "after stepping to " << suffix;
+  }
+  absl::StatusOr<kvm_regs> regs = debugger_->GetRegs(0);
+  ASSERT_TRUE(regs.ok());
+  EXPECT_EQ(regs->r11, 1u) << "the stepped load read what the stepped store wrote";
+  EXPECT_EQ(ReadU64("watched_value"), 1u);
 }
 
 TEST_P(StepLoopTest, InvalidBreakpointsAreRefusedWithTheReason) {
@@ -524,10 +560,10 @@ TEST_P(StepLoopTest, InvalidBreakpointsAreRefusedWithTheReason) {
   absl::Status unmapped = add(BreakpointKind::kSoftware, 0x7f0000000000, 1);
   EXPECT_EQ(unmapped.code(), absl::StatusCode::kInvalidArgument);
 
-  for (int i = 0; i < UserSlots(); ++i) {
+  for (int i = 0; i < WatchSlots(); ++i) {
     Add(BreakpointKind::kWrite, watched + 8 * i, 8);
   }
-  absl::Status fifth = add(BreakpointKind::kWrite, watched + 8 * UserSlots(), 8);
+  absl::Status fifth = add(BreakpointKind::kWrite, watched + 8 * WatchSlots(), 8);
   EXPECT_EQ(fifth.code(), absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(fifth.message(), HasSubstr("hardware debug registers"));
   // Software breakpoints take no slot.
