@@ -415,7 +415,8 @@ class EngineSession {
       return vm.status();
     }
     vm_ = *vm;
-    debugger_ = &debug::DebuggerFor(*vm_, debug::AddressPolicy{});
+    // What pvmd passes on this host: kvm-pvm drops no breakpoint address.
+    debugger_ = &debug::DebuggerFor(*vm_, {});
     if (absl::Status s = debugger_->SetEnabled(true, debug::StopMode::kAllStop); !s.ok()) {
       return s;
     }
@@ -599,12 +600,12 @@ int Main(const Options& options) {
   std::printf("load average before: %s\n", load_before.c_str());
   std::fflush(stdout);
 
-  Row raw_step{"raw", "single-step exits (KVM_GUESTDBG_SINGLESTEP)"};
-  Row raw_step_recipe{"raw", "  + 1 SET_GUEST_DEBUG per step (engine's)"};
-  Row raw_bp{"raw", "exec bp kstep_inc: exit, step over, re-arm"};
-  Row raw_bp_recipe{"raw", "  with the engine's 3 SET_GUEST_DEBUG, not 2"};
+  Row raw_step{"raw", "single-step exits"};
+  Row raw_step_recipe{"raw", "  + the engine's SET_GUEST_DEBUG/step"};
+  Row raw_bp{"raw", "exec bp kstep_inc, step over, re-arm"};
+  Row raw_bp_recipe{"raw", "  with the engine's 3 SET_GUEST_DEBUG"};
   Row raw_retrigger{"raw", "exec bp exit at one RIP, no progress"};
-  Row raw_set_debug{"raw", "KVM_SET_GUEST_DEBUG ioctl alone (calls)"};
+  Row raw_set_debug{"raw", "KVM_SET_GUEST_DEBUG alone (calls)"};
   std::vector<int> engine_subs = {0};
   engine_subs.insert(engine_subs.end(), options.subscribers.begin(), options.subscribers.end());
   std::vector<Row> engine_trace, engine_step, grpc_trace, grpc_step;
@@ -674,39 +675,42 @@ int Main(const Options& options) {
     }
   }
 
-  auto median_rate = [](const Row& row) {
-    std::vector<double> rates;
-    for (const Sample& s : row.runs) {
-      rates.push_back(s.events_per_s);
-    }
-    return Median(rates);
-  };
-  const double raw_step_rate = median_rate(raw_step);
-  const double raw_bp_rate = median_rate(raw_bp);
-  raw_step.raw_events_per_s = raw_step_rate;
-  raw_bp.raw_events_per_s = raw_bp_rate;
-  raw_step_recipe.raw_events_per_s = raw_step_rate;
-  raw_bp_recipe.raw_events_per_s = raw_bp_rate;
+  const double raw_step_rate = MedianRate(raw_step);
+  const double raw_bp_rate = MedianRate(raw_bp);
+  const double raw_step_cpu = MedianVcpuUs(raw_step);
+  const double raw_bp_cpu = MedianVcpuUs(raw_bp);
+  for (Row* row : {&raw_step, &raw_step_recipe}) {
+    row->raw_events_per_s = raw_step_rate;
+    row->raw_vcpu_us_per_event = raw_step_cpu;
+  }
+  for (Row* row : {&raw_bp, &raw_bp_recipe}) {
+    row->raw_events_per_s = raw_bp_rate;
+    row->raw_vcpu_us_per_event = raw_bp_cpu;
+  }
   std::vector<Row> rows = {raw_step,      raw_step_recipe, raw_bp,
                            raw_bp_recipe, raw_retrigger,   raw_set_debug};
   if (options.engine) {
     for (Row& row : engine_trace) {
       row.raw_events_per_s = raw_bp_rate;
+      row.raw_vcpu_us_per_event = raw_bp_cpu;
       rows.push_back(row);
     }
     for (Row& row : engine_step) {
       row.raw_events_per_s = raw_step_rate;
+      row.raw_vcpu_us_per_event = raw_step_cpu;
       rows.push_back(row);
     }
   }
   if (options.grpc) {
     for (Row& row : grpc_trace) {
       row.raw_events_per_s = raw_bp_rate;
+      row.raw_vcpu_us_per_event = raw_bp_cpu;
       if (pvmd == nullptr) row.error = grpc_error;
       rows.push_back(row);
     }
     for (Row& row : grpc_step) {
       row.raw_events_per_s = raw_step_rate;
+      row.raw_vcpu_us_per_event = raw_step_cpu;
       if (pvmd == nullptr) row.error = grpc_error;
       rows.push_back(row);
     }
@@ -714,7 +718,14 @@ int Main(const Options& options) {
   pvmd.reset();
   std::printf("\n");
   PrintTable(rows);
-  std::printf("\nratio: trace rows / raw exec-bp row, Step rows / raw single-step row (medians)\n");
+  std::printf(
+      "\nratio: events/s over the raw row's (trace rows: the exec-bp row; Step rows: the\n"
+      "single-step row). vcpu us: the vCPU thread's CPU time per event (schedstat, guest\n"
+      "time included); cpu ratio: the raw row's over this row's. wait%%: of the window, the\n"
+      "vCPU thread runnable but not running. other us: CPU per event of every other thread\n"
+      "(subscribers; for grpc, pvmd's handlers and this process's clients). ev/read:\n"
+      "events per EventLog read or stream message. lost: gap records, missing: sequences\n"
+      "neither delivered nor owned up to, summed over runs and subscribers.\n");
   std::printf("load average after: %s\n", LoadAverage().c_str());
   return 0;
 }

@@ -121,6 +121,24 @@ double Median(std::vector<double> values) {
   return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
 }
 
+double MedianRate(const Row& row) {
+  std::vector<double> values;
+  for (const Sample& s : row.runs) {
+    values.push_back(s.events_per_s);
+  }
+  return Median(values);
+}
+
+double MedianVcpuUs(const Row& row) {
+  std::vector<double> values;
+  for (const Sample& s : row.runs) {
+    if (s.vcpu_cpu_us_per_event >= 0) {
+      values.push_back(s.vcpu_cpu_us_per_event);
+    }
+  }
+  return Median(values);
+}
+
 namespace {
 
 std::string Fixed(double value, int decimals) {
@@ -144,13 +162,13 @@ std::string Grouped(double value) {
 }  // namespace
 
 void PrintTable(const std::vector<Row>& rows) {
-  std::printf("%-7s %-44s %4s %10s %9s %6s %8s %8s %7s %7s %7s %7s %5s %8s\n", "path",
+  std::printf("%-6s %-37s %4s %10s %9s %6s %8s %8s %7s %7s %7s %7s %9s %5s %8s\n", "path",
               "measurement", "subs", "events/s", "us/event", "ratio", "p50 us", "p99 us", "lost",
-              "missing", "ev/read", "vcpu us", "wait%", "other us");
+              "missing", "ev/read", "vcpu us", "cpu ratio", "wait%", "other us");
   for (const Row& row : rows) {
     const std::string subs = row.subscribers < 0 ? "-" : std::to_string(row.subscribers);
     if (!row.error.empty() || row.runs.empty()) {
-      std::printf("%-7s %-44s %4s   FAILED: %s\n", row.path.c_str(), row.what.c_str(), subs.c_str(),
+      std::printf("%-6s %-37s %4s   FAILED: %s\n", row.path.c_str(), row.what.c_str(), subs.c_str(),
                   row.error.empty() ? "no runs" : row.error.c_str());
       continue;
     }
@@ -182,15 +200,20 @@ void PrintTable(const std::vector<Row>& rows) {
     const double events_per_s = Median(rate);
     const std::string ratio =
         row.raw_events_per_s > 0 ? Fixed(events_per_s / row.raw_events_per_s, 2) : "-";
+    const double vcpu_us = Median(vcpu);
+    const std::string cpu_ratio = row.raw_vcpu_us_per_event > 0 && vcpu_us > 0
+                                      ? Fixed(row.raw_vcpu_us_per_event / vcpu_us, 2)
+                                      : "-";
     const bool counted = row.subscribers >= 0;
-    std::printf("%-7s %-44s %4s %10s %9s %6s %8s %8s %7s %7s %7s %7s %5s %8s\n", row.path.c_str(),
-                row.what.c_str(), subs.c_str(), Grouped(events_per_s).c_str(),
+    std::printf("%-6s %-37s %4s %10s %9s %6s %8s %8s %7s %7s %7s %7s %9s %5s %8s\n",
+                row.path.c_str(), row.what.c_str(), subs.c_str(), Grouped(events_per_s).c_str(),
                 Fixed(events_per_s > 0 ? 1e6 / events_per_s : 0, 2).c_str(), ratio.c_str(),
                 median_or_dash(p50, 1).c_str(), median_or_dash(p99, 1).c_str(),
                 counted ? std::to_string(lost).c_str() : "-",
                 counted ? std::to_string(missing).c_str() : "-",
                 median_or_dash(per_read, 1).c_str(), median_or_dash(vcpu, 2).c_str(),
-                median_or_dash(wait_pct, 0).c_str(), median_or_dash(other, 2).c_str());
+                cpu_ratio.c_str(), median_or_dash(wait_pct, 0).c_str(),
+                median_or_dash(other, 2).c_str());
   }
 }
 

@@ -118,10 +118,16 @@ struct Row {
   int subscribers = -1;  // -1: not applicable
   std::vector<Sample> runs;
   double raw_events_per_s = 0;  // what the ratio divides by; 0: no ratio
-  std::string error;            // set: the measurement failed, say why instead
+  // What the CPU ratio divides: the raw loop's vCPU-thread CPU time per event, over
+  // this row's (load-independent, unlike events/s); 0: no ratio.
+  double raw_vcpu_us_per_event = 0;
+  std::string error;  // set: the measurement failed, say why instead
 };
 
 double Median(std::vector<double> values);
+// Medians over a row's runs (0 when no run has the figure).
+double MedianRate(const Row& row);
+double MedianVcpuUs(const Row& row);
 void PrintTable(const std::vector<Row>& rows);
 
 }  // namespace pvm::bench
