@@ -71,7 +71,13 @@ void Vcpu::Run() {
   }
   want_run_ = true;
   if (in_run_loop_) {
-    return;  // still running: a park it was asked for, and not yet taken, is off
+    // Still running: a park it was asked for, and not yet taken, is off, and so is
+    // the kick's immediate_exit (or every KVM_RUN would return at once), unless a
+    // peer hold still wants it out. Under mu_: a later RequestPark sets both again.
+    if (!peer_hold_) {
+      fd_.SetImmediateExit(false);
+    }
+    return;
   }
   const uint64_t unparks = unparks_;
   cv_.notify_all();
@@ -80,8 +86,8 @@ void Vcpu::Run() {
   // A Hold() or RequestPark() from another thread may take the run back before
   // the thread wakes; then there is nothing to wait for.
   cv_.wait(lock, [&] {
-    return unparks_ != unparks || stop_ || !want_run_ || state_ == VcpuState::kHalted ||
-           state_ == VcpuState::kFailed;
+    return unparks_ != unparks || stop_ || !want_run_ || peer_hold_ ||
+           state_ == VcpuState::kHalted || state_ == VcpuState::kFailed;
   });
 }
 
@@ -100,6 +106,25 @@ void Vcpu::Hold() {
     held_ = true;
   }
   RequestPark();
+}
+
+void Vcpu::HoldForPeer() {
+  {
+    std::lock_guard lock(mu_);
+    peer_hold_ = true;
+  }
+  Kick();
+}
+
+void Vcpu::ReleaseFromPeer() {
+  {
+    std::lock_guard lock(mu_);
+    peer_hold_ = false;
+    if (in_run_loop_ && want_run_ && !stop_) {
+      fd_.SetImmediateExit(false);  // the kick not yet taken is off (see Run)
+    }
+  }
+  cv_.notify_all();
 }
 
 void Vcpu::Release() {
@@ -148,7 +173,7 @@ absl::StatusOr<RunOutcome> Vcpu::FinishPendingAccess() {
   // RequestPark and Stop change want_run_/stop_ under mu_ before they kick, so a
   // kick that set immediate_exit meanwhile is seen here and its flag stays set.
   std::lock_guard lock(mu_);
-  if (want_run_ && !stop_) {
+  if (want_run_ && !stop_ && !peer_hold_) {
     fd_.SetImmediateExit(false);
   }
   return outcome;
@@ -182,7 +207,7 @@ void Vcpu::ThreadMain() {
         state_ = VcpuState::kParked;
       }
       cv_.notify_all();
-      cv_.wait(lock, [this] { return stop_ || want_run_; });
+      cv_.wait(lock, [this] { return stop_ || (want_run_ && !peer_hold_); });
       if (stop_) {
         return;
       }
@@ -199,13 +224,15 @@ void Vcpu::ThreadMain() {
 }
 
 bool Vcpu::RunOnce() {
+  in_kvm_run_.store(true, std::memory_order_seq_cst);
   absl::StatusOr<RunOutcome> outcome = fd_.Run();
+  in_kvm_run_.store(false, std::memory_order_seq_cst);
   ExitDecision decision;
   if (!outcome.ok()) {
     decision = {ExitAction::kFail, absl::StrCat("vCPU ", id_, ": ", outcome.status().message())};
   } else if (*outcome == RunOutcome::kInterrupted) {
     std::lock_guard lock(mu_);
-    return want_run_ && !stop_;
+    return want_run_ && !stop_ && !peer_hold_;
   } else {
     exit_count_.fetch_add(1, std::memory_order_relaxed);
     last_rip_.store(fd_.run().s.regs.regs.rip, std::memory_order_relaxed);

@@ -59,6 +59,12 @@ class Vcpu {
   void Hold();
   void Release();
   bool held() const;
+  // A hold of a vCPU thread's own, apart from Hold() and RequestPark() and never
+  // undoing them: a vCPU that must run alone for a moment keeps its peers out of
+  // the guest with it (the peer leaves KVM_RUN and parks; in_kvm_run() tells when).
+  // ReleaseFromPeer lets it go on as the control side last asked.
+  void HoldForPeer();
+  void ReleaseFromPeer();
   // Stops the thread for good and joins it. Idempotent.
   void Stop();
 
@@ -76,6 +82,10 @@ class Vcpu {
 
   VcpuState state() const;
   uint64_t exit_count() const { return exit_count_.load(std::memory_order_relaxed); }
+  // Whether the thread is inside KVM_RUN. After a Hold() or RequestPark(), false
+  // means the vCPU runs no more guest instructions until it is let run again: its
+  // next KVM_RUN sees immediate_exit and returns at once.
+  bool in_kvm_run() const { return in_kvm_run_.load(std::memory_order_seq_cst); }
   uint64_t last_rip() const { return last_rip_.load(std::memory_order_relaxed); }
 
  private:
@@ -94,6 +104,7 @@ class Vcpu {
   bool want_run_ = false;
   bool stop_ = false;
   bool held_ = false;
+  bool peer_hold_ = false;
   bool in_run_loop_ = false;  // the thread is between unpark and park
   uint64_t unparks_ = 0;      // times the thread left its park
   VcpuState state_ = VcpuState::kCreated;
@@ -101,6 +112,7 @@ class Vcpu {
   std::thread thread_;
   std::atomic<pthread_t> native_handle_{};
   std::atomic<uint64_t> exit_count_{0};
+  std::atomic<bool> in_kvm_run_{false};
   std::atomic<uint64_t> last_rip_{0};
 };
 
