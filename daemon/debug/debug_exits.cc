@@ -6,6 +6,7 @@
 
 #include <array>
 #include <span>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "daemon/debug/exception_intercept.h"
@@ -105,7 +106,64 @@ bool VmDebugger::Impl::Rearm(VcpuDebug& v, vmm::VcpuFd& fd) {
     v.reinsert_id = 0;
   }
   v.disarmed_slot = -1;
+  if (exclusive_stepper_.load() == static_cast<int>(v.id)) {
+    EndExclusiveStep(v.id);
+  }
   return ApplyGuestDebug(v, fd).ok();
+}
+
+std::optional<vmm::ExitDecision> VmDebugger::Impl::StepOverPatchExclusively(uint32_t vcpu,
+                                                                            vmm::VcpuFd& fd,
+                                                                            Breakpoint& bp) {
+  VcpuDebug& v = *vcpus_[vcpu];
+  int none = -1;
+  if (!exclusive_stepper_.compare_exchange_strong(none, static_cast<int>(vcpu))) {
+    // Another vCPU is stepping over a breakpoint and holds this one: this hit is
+    // reported; the INT3 under RIP brings the vCPU back here once it may step.
+    v.reported_bp = bp.id;
+    return kContinue;
+  }
+  {
+    std::lock_guard lock(stop_mu_);
+    for (uint32_t other = 0; other < vcpus_.size(); ++other) {
+      VcpuDebug& o = *vcpus_[other];
+      if (other != vcpu && !o.ended) {
+        o.held_by_stepper = true;
+        vm_.vcpus()[other]->HoldForPeer();
+      }
+    }
+  }
+  // Kicked, each leaves KVM_RUN within microseconds and runs no guest code after.
+  for (uint32_t other = 0; other < vcpus_.size(); ++other) {
+    while (other != vcpu && vm_.vcpus()[other]->in_kvm_run()) {
+      std::this_thread::yield();
+    }
+  }
+  v.mode = VcpuDebug::Mode::kStepOver;
+  if (!LiftPatch(bp).ok()) {
+    EndExclusiveStep(vcpu);
+    return Fail(vcpu, "could not step over a breakpoint");
+  }
+  v.reinsert_id = bp.id;
+  if (!BeginStep(v, fd).ok()) {
+    EndExclusiveStep(vcpu);
+    return Fail(vcpu, "could not step over a breakpoint");
+  }
+  return kContinue;
+}
+
+void VmDebugger::Impl::EndExclusiveStep(uint32_t vcpu) {
+  {
+    std::lock_guard lock(stop_mu_);
+    for (uint32_t other = 0; other < vcpus_.size(); ++other) {
+      VcpuDebug& o = *vcpus_[other];
+      if (other != vcpu && o.held_by_stepper) {
+        o.held_by_stepper = false;
+        vm_.vcpus()[other]->ReleaseFromPeer();  // a debugger stop still holds it
+      }
+    }
+  }
+  exclusive_stepper_.store(-1);
 }
 
 std::optional<vmm::ExitDecision> VmDebugger::Impl::OnDebugExit(uint32_t vcpu, vmm::VcpuFd& fd) {
@@ -289,9 +347,17 @@ std::optional<vmm::ExitDecision> VmDebugger::Impl::OnBreakpointHit(uint32_t vcpu
   const bool fault_like = kind != EventKind::kWatchpoint;  // RIP still at the instruction
   const bool trace = !user_step && (mode_ == StopMode::kTrace || bp.spec.trace);
   if (trace) {
-    Emit(vcpu, kind, vector, rip, dr6, &bp, /*stopped=*/false);
+    if (v.reported_bp != bp.id) {
+      Emit(vcpu, kind, vector, rip, dr6, &bp, /*stopped=*/false);
+    } else {
+      bp.hits.fetch_sub(1, std::memory_order_relaxed);  // the same hit, come round again
+    }
+    v.reported_bp = 0;
     if (!fault_like) {
       return kContinue;  // a watchpoint traps after the access: nothing to step over
+    }
+    if (bp.slot < 0 && vcpus_.size() > 1) {
+      return StepOverPatchExclusively(vcpu, fd, bp);
     }
     // Step over the instruction under it once, then arm again (RF is ignored here).
     v.mode = VcpuDebug::Mode::kStepOver;

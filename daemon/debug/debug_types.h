@@ -61,6 +61,7 @@ struct DebugStateInfo {
   uint32_t software_breakpoints = 0;
   uint64_t last_event = 0;
   std::string address_rule;
+  std::vector<std::string> mechanisms;  // one line per feature: how this host serves it
 };
 
 struct StepResult {

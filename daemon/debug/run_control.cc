@@ -2,6 +2,7 @@
 // every vCPU parked.
 #include <algorithm>
 #include <chrono>
+#include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -13,6 +14,33 @@ namespace {
 
 constexpr uint32_t kMaxStepCount = 1'000'000;
 constexpr auto kStepOffPatience = std::chrono::seconds(1);
+
+// What State() says of config_, for people.
+std::vector<std::string> MechanismLines(const DebugConfig& config) {
+  std::vector<std::string> lines;
+  if (config.intercept_native_exceptions) {
+    lines.push_back(
+        "execute breakpoints: INT3 patched into guest memory, in any slot-free number; in "
+        "natively running code the guest's #BP is caught at its IDT handler entry (DR3), "
+        "because this host's module gives that code no debug exits");
+    lines.push_back(
+        "single-step: natively running code by RFLAGS.TF caught at the guest's #DB handler "
+        "entry (DR2); emulated code by KVM's single-step");
+  } else {
+    lines.push_back("execute breakpoints: debug registers DR0-DR3 (KVM_SET_GUEST_DEBUG)");
+    lines.push_back("single-step: KVM's single-step (KVM_GUESTDBG_SINGLESTEP)");
+  }
+  lines.push_back("software breakpoints: INT3 patched into guest memory");
+  if (config.page_protection_watchpoints) {
+    lines.push_back(
+        "watchpoints: page protection (the page read-only for write watches, absent for "
+        "read/write ones; pvmd completes every access and reports the ones in range), "
+        "because this host's module never fires DR7 data breakpoints");
+  } else {
+    lines.push_back("watchpoints: debug registers DR0-DR3 (KVM_SET_GUEST_DEBUG)");
+  }
+  return lines;
+}
 
 }  // namespace
 
@@ -54,11 +82,17 @@ void VmDebugger::Impl::ClearAllLocked() {
     v.steps_left = 0;
     v.disarmed_slot = -1;
     v.reinsert_id = 0;
+    v.reported_bp = 0;
+    if (v.held_by_stepper) {
+      v.held_by_stepper = false;
+      vm_.vcpus()[i]->ReleaseFromPeer();
+    }
     v.stopped = false;
     v.cause = StopCause::kNone;
     v.reason.clear();
     vm_.vcpus()[i]->Release();
   }
+  exclusive_stepper_.store(-1);
   ++clears_;
   stop_cv_.notify_all();
 }
@@ -101,6 +135,7 @@ DebugStateInfo VmDebugger::Impl::State() const {
   }
   state.last_event = events_->last_sequence();
   state.address_rule = DescribeRule(policy_);
+  state.mechanisms = MechanismLines(config_);
   return state;
 }
 

@@ -46,6 +46,7 @@ VmDebugger::Impl::Impl(vmm::Vm& vm, DebugConfig config)
     : vm_(vm), config_(config), policy_(config.policy), events_(std::make_shared<EventLog>()) {
   for (size_t i = 0; i < vm.vcpus().size(); ++i) {
     vcpus_.push_back(std::make_unique<VcpuDebug>());
+    vcpus_.back()->id = static_cast<uint32_t>(i);
   }
 }
 
@@ -263,6 +264,9 @@ void VmDebugger::Impl::OnVcpuEnded(uint32_t vcpu) {
     if (vcpu < vcpus_.size()) {
       vcpus_[vcpu]->ended = true;
     }
+  }
+  if (exclusive_stepper_.load() == static_cast<int>(vcpu)) {
+    EndExclusiveStep(vcpu);  // it ended in its step-over: the others go on
   }
   stop_cv_.notify_all();
 }

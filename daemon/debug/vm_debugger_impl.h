@@ -76,6 +76,7 @@ struct VcpuDebug {
   // kAwaitIdt: single-stepping a guest's boot until it has loaded its IDT, so
   // interception can be armed before any native code runs.
   enum class Mode { kRun, kStepOver, kUserStep, kAwaitIdt };
+  uint32_t id = 0;  // the vCPU's index
   Mode mode = Mode::kRun;
   uint32_t steps_left = 0;
   uint32_t steps_done = 0;
@@ -85,6 +86,10 @@ struct VcpuDebug {
   uint64_t guest_dr6 = 0;    // restored after a TF step, so the guest cannot tell
   uint32_t await_idt_steps = 0;
   bool park_after_step = false;  // a step-over done alone (Continue): park after it
+  // Trace mode, several vCPUs: this vCPU's hit on the breakpoint under its RIP was
+  // reported; its step-over waited for another vCPU's (see exclusive_stepper_).
+  uint32_t reported_bp = 0;
+  bool held_by_stepper = false;  // guarded by Impl::stop_mu_
   std::array<uint64_t, 4> db{};  // mirror of what KVM was given, for events
   uint64_t dr7 = 0;
 
@@ -151,6 +156,13 @@ class VmDebugger::Impl {
   // An exit at the guest's #BP or #DB handler entry (interception).
   std::optional<vmm::ExitDecision> OnInterceptedException(uint32_t vcpu, vmm::VcpuFd& fd,
                                                           int vector);
+  // Trace mode: steps this vCPU over a patched breakpoint while every other vCPU is
+  // held out of the guest, so none runs past the lifted byte unreported. Returns
+  // nullopt (and the vCPU goes round again) while another vCPU holds that role.
+  std::optional<vmm::ExitDecision> StepOverPatchExclusively(uint32_t vcpu, vmm::VcpuFd& fd,
+                                                            Breakpoint& bp);
+  // The exclusive step-over of `vcpu` is done: the vCPUs it held run again.
+  void EndExclusiveStep(uint32_t vcpu);
   // A boot step while waiting for the guest's IDT.
   std::optional<vmm::ExitDecision> OnAwaitIdtStep(uint32_t vcpu, vmm::VcpuFd& fd);
   // Lets the guest's own exception handler run: steps over the interception
@@ -228,6 +240,9 @@ class VmDebugger::Impl {
   // (the IDT is shared), hence atomic.
   std::atomic<uint64_t> db_handler_{0};
   std::atomic<uint64_t> bp_handler_{0};
+  // The vCPU stepping over a patched breakpoint in trace mode with the others held
+  // (-1: none); taken and given back on vCPU threads.
+  std::atomic<int> exclusive_stepper_{-1};
   // Page-protection watchpoints; made on the first one, changed with all parked.
   std::unique_ptr<PageWatch> page_watch_;
 
