@@ -177,6 +177,9 @@ std::string DebugStateText(const v1::DebugState& state) {
     rows.emplace_back(absl::StrCat("DR", slot.index()), SlotText(slot));
   }
   rows.emplace_back("software breakpoints", absl::StrCat(state.software_breakpoints()));
+  for (const std::string& line : state.mechanisms()) {
+    rows.emplace_back("mechanism", line);
+  }
   rows.emplace_back("last event", EventRef(state.last_event()));
   for (const v1::VcpuDebugState& vcpu : state.vcpus()) {
     rows.emplace_back(absl::StrCat("vcpu ", vcpu.id()), VcpuText(vcpu));
@@ -350,6 +353,8 @@ Json DebugStateJson(const v1::DebugState& state) {
       {"effective_dr7", state.effective_dr7()},
       {"slots", std::move(slots)},
       {"software_breakpoints", state.software_breakpoints()},
+      {"mechanisms",
+       Json(std::vector<std::string>(state.mechanisms().begin(), state.mechanisms().end()))},
       {"last_event", state.last_event()},
       {"vcpus", std::move(vcpus)},
   };

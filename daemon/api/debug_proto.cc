@@ -135,6 +135,9 @@ void ToProto(const std::string& vm_name, const debug::DebugStateInfo& state,
   out->set_software_breakpoints(state.software_breakpoints);
   out->set_last_event(state.last_event);
   out->set_address_rule(state.address_rule);
+  for (const std::string& line : state.mechanisms) {
+    out->add_mechanisms(line);
+  }
 }
 
 void ToProto(const debug::BreakpointInfo& breakpoint, pvm::v1::Breakpoint* out) {

@@ -202,6 +202,8 @@ class DebugSessionTest(DebugTestCase):
         if patched:
             self.assertFalse(slot["in_use"], status)
             self.assertEqual(status["software_breakpoints"], 1, status)
+            self.assertTrue(any(m.startswith("execute breakpoints: INT3")
+                                for m in status["mechanisms"]), status)
         else:
             self.assertEqual((slot["in_use"], slot["breakpoint_id"], slot["address"]),
                              (True, breakpoint["id"], self.loop))

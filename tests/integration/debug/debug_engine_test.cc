@@ -191,3 +191,70 @@ TEST_F(DebugTest, BreakpointBeforeBootCatchesNativeCodeAndTheCounterRunsOn) {
 
 }  // namespace
 }  // namespace pvm::testing
+
+namespace pvm::testing {
+namespace {
+
+// smp runs natively on every vCPU. A breakpoint on smp_loop's entry is hit once by
+// each vCPU (two at once or one after the other): an event each, and after
+// Continue both count on from where they stopped.
+class SmpDebugTest : public DebugTest {
+ protected:
+  static constexpr uint32_t kVcpus = 2;
+  uint64_t SmpCounter(uint32_t vcpu) { return ReadU64("smp_counters", vcpu * 8); }
+};
+
+TEST_F(SmpDebugTest, AllStopOnNativeCodeReportsEveryVcpusHitAndResumesEach) {
+  CreateDebugged("smp", kVcpus, debug::StopMode::kAllStop, HostConfig());
+  const uint64_t loop = Symbol("smp_loop");
+  const auto bp = Add(BreakpointKind::kExec, loop);
+  ASSERT_TRUE(vm_->Start().ok());
+  std::array<int, kVcpus> hits{};
+  uint64_t seen = 0;
+  while (seen < kVcpus) {
+    const debug::DebugEvent event = Event(seen + 1);
+    WaitStopped({0, 1});
+    for (const debug::DebugEvent& e : EventsUpTo(debugger_->events()->last_sequence())) {
+      if (e.sequence <= seen) continue;
+      seen = e.sequence;
+      ++hits.at(e.vcpu);
+      EXPECT_EQ(e.rip, loop);
+      EXPECT_EQ(e.breakpoint_id, bp.id);
+      EXPECT_EQ(Rip(e.vcpu), loop) << "vCPU " << e.vcpu << " stopped on the breakpoint";
+    }
+    (void)event;
+    ASSERT_TRUE(debugger_->Continue().ok());
+  }
+  EXPECT_EQ(hits, (std::array<int, kVcpus>{1, 1})) << "each vCPU enters smp_loop once";
+  WaitUntil(
+      [&] {
+        const std::string console = vm_->console().ReadFrom(0).data;
+        return console.find("smp: vcpu 0 up\n") != std::string::npos &&
+               console.find("smp: vcpu 1 up\n") != std::string::npos;
+      },
+      "both vCPUs' first line");
+  WaitUntil([&] { return SmpCounter(0) > 1000 && SmpCounter(1) > 1000; }, "both vCPUs counting");
+  EXPECT_EQ(debugger_->events()->last_sequence(), seen) << "nothing else fired";
+  for (const auto& v : debugger_->State().vcpus) {
+    EXPECT_FALSE(v.stopped) << "vCPU " << v.id;
+  }
+}
+
+TEST_F(SmpDebugTest, TraceOnNativeCodeReportsEveryVcpuWithoutStopping) {
+  CreateDebugged("smp", kVcpus, debug::StopMode::kTrace, HostConfig());
+  const uint64_t loop = Symbol("smp_loop");
+  Add(BreakpointKind::kExec, loop, 1, /*trace=*/true);
+  ASSERT_TRUE(vm_->Start().ok());
+  const std::vector<debug::DebugEvent> events = EventsUpTo(kVcpus);
+  ASSERT_EQ(events.size(), kVcpus);
+  EXPECT_NE(events[0].vcpu, events[1].vcpu);
+  for (const debug::DebugEvent& e : events) {
+    EXPECT_EQ(e.rip, loop);
+    EXPECT_FALSE(e.stopped);
+  }
+  WaitUntil([&] { return SmpCounter(0) > 1000 && SmpCounter(1) > 1000; }, "both vCPUs counting");
+  EXPECT_EQ(debugger_->events()->last_sequence(), kVcpus);
+}
+
+}  // namespace
+}  // namespace pvm::testing

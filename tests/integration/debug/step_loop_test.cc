@@ -315,6 +315,30 @@ TEST_P(StepLoopTest, TraceModeStreamsEventsWhileTheGuestRuns) {
       << "counter " << counted << ", events " << reported;
 }
 
+// Two vCPUs passing one breakpoint in trace mode: with an INT3 patch, a vCPU's
+// step over it lifts the byte for every vCPU, so the others are held out of the
+// guest meanwhile; either way each vCPU's events match its own increments.
+TEST_P(StepLoopTest, TraceModeOnTwoVcpusReportsEveryPassOfEach) {
+  constexpr uint32_t kVcpus = 2;
+  Create(kVcpus, debug::StopMode::kTrace);
+  Add(BreakpointKind::kExec, Sym("_inc"));
+  Start();
+  WaitUntil([&] { return Counter(0) >= 100 && Counter(1) >= 100; }, "100 passes on each vCPU");
+  ASSERT_TRUE(debugger_->Interrupt().ok());
+  const std::vector<debug::DebugEvent> events = EventsUpTo(debugger_->events()->last_sequence());
+  std::array<uint64_t, kVcpus> reported{};
+  for (size_t i = 0; i < events.size(); ++i) {
+    EXPECT_EQ(events[i].sequence, i + 1);
+    EXPECT_EQ(events[i].rip, Sym("_inc"));
+    ++reported.at(events[i].vcpu);
+  }
+  for (uint32_t i = 0; i < kVcpus; ++i) {
+    const uint64_t counted = Counter(i);
+    EXPECT_TRUE(counted == reported[i] || counted + 1 == reported[i])
+        << "vCPU " << i << ": counter " << counted << ", events " << reported[i];
+  }
+}
+
 // Reads the log from sequence 1 until `last`, as a StreamEvents call would:
 // received sequences in order, and the gaps it was told of.
 struct Subscription {

@@ -72,6 +72,8 @@ TEST_P(CounterWatchTest, WriteWatchStopsAfterEveryIncrementWithOldAndNewValue) {
   Create();
   const auto bp = Add(BreakpointKind::kWrite, counter_, 8);
   EXPECT_THAT(bp.mechanism, ::testing::HasSubstr("page protection"));
+  EXPECT_THAT(debugger_->State().mechanisms,
+              ::testing::Contains(::testing::StartsWith("watchpoints: page protection")));
   Start();
   uint64_t store_rip = 0;
   for (uint64_t hit = 1; hit <= 5; ++hit) {

@@ -46,6 +46,8 @@ TEST(DebugStateText, SlotsDr7AndVcpusAtAGlance) {
       "requested, 0x0 effective (dropped by the module's address rule)\n"
       "DR3:                  free\n"
       "software breakpoints: 0\n"
+      "mechanism:            execute breakpoints: debug registers DR0-DR3\n"
+      "mechanism:            watchpoints: page protection\n"
       "last event:           #12\n"
       "vcpu 0:               stopped at 0x100c10 (hw-breakpoint 1), last event #12\n"
       "vcpu 1:               not stopped\n");
@@ -264,6 +266,7 @@ TEST(DebugStateJson, MapsEveryField) {
        "requested_dr7": 0, "effective_dr7": 0}
     ],
     "software_breakpoints": 0,
+    "mechanisms": ["execute breakpoints: debug registers DR0-DR3", "watchpoints: page protection"],
     "last_event": 12,
     "vcpus": [
       {"id": 0, "stopped": true, "reason": "hw-breakpoint 1", "rip": 1051664, "last_event": 12},

@@ -46,6 +46,8 @@ inline v1::DebugState SampleDebugState() {
   state.set_software_breakpoints(0);
   state.set_last_event(12);
   state.set_address_rule("the module drops breakpoints on host-kernel addresses");
+  state.add_mechanisms("execute breakpoints: debug registers DR0-DR3");
+  state.add_mechanisms("watchpoints: page protection");
   return state;
 }
 
