@@ -83,6 +83,7 @@ absl::StatusOr<BreakpointInfo> VmDebugger::Impl::AddBreakpoint(BreakpointSpec sp
   bp->page_watched = page_watched;
   bp->dr7_bits = dr7_bits;
   bp->location = DescribeAddress(vm_.image(), spec.address);
+  Breakpoint* added = bp.get();
   absl::Status applied = vm_.WithAllParked([&]() -> absl::Status {
     if (patched) {
       if (!ArmInterceptionLocked()) {
@@ -91,19 +92,31 @@ absl::StatusOr<BreakpointInfo> VmDebugger::Impl::AddBreakpoint(BreakpointSpec sp
             "natively running code could not be caught on this host, whose module gives no "
             "debug exits for it");
       }
-      return PatchInt3(*bp, 0);
-    }
-    if (page_watched) {
-      if (absl::Status s = WatchPage(*bp, 0); !s.ok()) {
+      if (absl::Status s = PatchInt3(*added, 0); !s.ok()) {
         return s;
       }
-      slots_[slot] = bp.get();
-      return absl::OkStatus();
+    } else if (page_watched) {
+      if (absl::Status s = WatchPage(*added, 0); !s.ok()) {
+        return s;
+      }
     }
-    slots_[slot] = bp.get();
+    if (!patched) {
+      slots_[slot] = added;
+    }
+    breakpoints_.emplace(added->id, std::move(bp));
+    // Every vCPU's guest debug follows the table (a first patch turns interception
+    // on, a first DR slot the debug registers).
     for (uint32_t i = 0; i < vcpus_.size(); ++i) {
       if (absl::Status s = ApplyGuestDebug(i); !s.ok()) {
-        slots_[slot] = nullptr;
+        if (patched) {
+          (void)RestoreByte(*added);
+        } else if (page_watched) {
+          (void)page_watch_->Remove(added->id);
+        }
+        if (!patched) {
+          slots_[slot] = nullptr;
+        }
+        breakpoints_.erase(added->id);
         for (uint32_t j = 0; j <= i; ++j) {
           (void)ApplyGuestDebug(j);  // back to what it was
         }
@@ -116,9 +129,7 @@ absl::StatusOr<BreakpointInfo> VmDebugger::Impl::AddBreakpoint(BreakpointSpec sp
     return applied;
   }
   ++next_id_;
-  BreakpointInfo info = InfoOf(*bp);
-  breakpoints_.emplace(bp->id, std::move(bp));
-  return info;
+  return InfoOf(*added);
 }
 
 absl::Status VmDebugger::Impl::PatchInt3(Breakpoint& bp, uint32_t vcpu) {

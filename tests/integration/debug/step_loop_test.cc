@@ -171,6 +171,21 @@ TEST_P(StepLoopTest, StepFromAnInterruptFollowsTheLoopInstructionByInstruction) 
   WaitUntil([&] { return Counter(0) >= before + 100; }, "100 more passes");
 }
 
+// Added to a running guest, a breakpoint fires on the next pass: the guest debug
+// it needs (on kvm-pvm natively, the interception of the #BP handler) is armed at
+// once, not at the next stop.
+TEST_P(StepLoopTest, BreakpointAddedWhileRunningFiresOnTheNextPass) {
+  Create();
+  Start();
+  WaitUntil([&] { return Counter(0) >= 3; }, "three passes");
+  const auto bp = Add(BreakpointKind::kSoftware, Sym("_inc"));
+  const debug::DebugEvent event = Event(1);
+  EXPECT_EQ(event.rip, Sym("_inc"));
+  EXPECT_EQ(event.breakpoint_id, bp.id);
+  WaitStopped({0});
+  EXPECT_EQ(Rip(0), Sym("_inc"));
+}
+
 TEST_P(StepLoopTest, SoftwareBreakpointStopsThereAndRemovalRestoresTheCode) {
   Create();
   const uint64_t target = Sym("_i3");
