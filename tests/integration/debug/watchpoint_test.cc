@@ -128,8 +128,12 @@ TEST_P(CounterWatchTest, NeighbourOnTheSamePageNeverFires) {
   const auto bp = Add(BreakpointKind::kReadWrite, neighbour_, 8);
   Start();
   ASSERT_NO_FATAL_FAILURE(WaitForConsole(*vm_, absl::StrCat(GetParam(), ": start\n")));
+  // Guest memory is read with the vCPU stopped: pvmd itself writes counter_value
+  // (completing each store) while it runs.
+  ASSERT_TRUE(debugger_->Interrupt().ok());
   const uint64_t exits_before = vm_->vcpus()[0]->exit_count();
   const uint64_t value_before = ReadU64("counter_value");
+  ASSERT_TRUE(debugger_->Continue().ok());
   // Each increment is a load and a store on the protected page: two exits.
   WaitUntil([&] { return vm_->vcpus()[0]->exit_count() > exits_before + 2000; },
             "2000 exits from the watched page");
