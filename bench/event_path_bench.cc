@@ -27,6 +27,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "bench/engine_session.h"
 #include "bench/event_path_grpc.h"
 #include "bench/event_path_stats.h"
 #include "daemon/debug/vm_debugger.h"
@@ -44,10 +45,6 @@ constexpr uint64_t kDr6Bs = 1u << 14;
 // DR0 enabled (L0) for execution, length 1, with DR7's always-one bit 10: what the
 // engine asks KVM for one exec breakpoint.
 constexpr uint64_t kDr7ExecDr0 = 0x401;
-// The engine's StreamEvents loop (daemon/api/debug_service.cc): batch size and the
-// sleep between cancellation checks.
-constexpr size_t kEventsPerBatch = 256;
-constexpr auto kCancellationPoll = std::chrono::milliseconds(200);
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
@@ -106,20 +103,6 @@ struct RawSample {
   Sample bp_recipe;            // the same with the engine's three ioctls
   double retrigger_per_s = 0;  // bp exits at one RIP, no progress
   double set_debug_per_s = 0;  // KVM_SET_GUEST_DEBUG calls
-};
-
-// The raw loops run on this thread; while they do, it is named like a vCPU thread so
-// ReadCpu counts it as one.
-class NamedAsVcpu {
- public:
-  NamedAsVcpu() {
-    pthread_getname_np(pthread_self(), name_, sizeof(name_));
-    pthread_setname_np(pthread_self(), "vcpu-raw");
-  }
-  ~NamedAsVcpu() { pthread_setname_np(pthread_self(), name_); }
-
- private:
-  char name_[16] = {};
 };
 
 // What the engine gives KVM (vm_debugger.cc GuestDebugFor): USE_SW_BP always, the
@@ -333,155 +316,20 @@ absl::StatusOr<RawSample> MeasureRaw(vmm::VmRegistry& registry, const std::strin
 
 // ---- engine: the debugger in this process ----
 
-// A StreamEvents follower without gRPC: the handler's own loop over the EventLog.
-class LogSubscriber {
- public:
-  LogSubscriber(std::shared_ptr<const debug::EventLog> log, const Window& window,
-                Countdown& first_event)
-      : log_(std::move(log)), window_(window), first_event_(first_event) {
-    thread_ = std::thread([this] { Run(); });
-  }
-  ~LogSubscriber() {
-    stop_.store(true);
-    if (thread_.joinable()) {
-      thread_.join();
-    }
-  }
-  // After the log is closed: the subscriber reads what is left, then ends.
-  void Join() { thread_.join(); }
-  const Tally& tally() const { return tally_; }
-
- private:
-  void Run() {
-    std::vector<debug::DebugEvent> events(kEventsPerBatch);
-    uint64_t cursor = 1;
-    bool counted = false;
-    while (!stop_.load(std::memory_order_relaxed)) {
-      const debug::EventLog::Batch batch = log_->Read(&cursor, events);
-      const int64_t now = RealtimeNs();
-      if (batch.lost_count > 0) {
-        tally_.Gap(batch.lost_first, batch.lost_count);
-      }
-      if (batch.count > 0) {
-        tally_.Read();
-      }
-      for (size_t i = 0; i < batch.count; ++i) {
-        tally_.Event(events[i].sequence, events[i].timestamp_ns, now, window_);
-      }
-      if (!counted && batch.count > 0) {
-        counted = true;
-        first_event_.CountDown();
-      }
-      if (batch.closed) {
-        return;
-      }
-      if (batch.count == kEventsPerBatch) {
-        continue;
-      }
-      while (!log_->WaitForEvents(cursor, Clock::now() + kCancellationPoll)) {
-        if (stop_.load(std::memory_order_relaxed)) {
-          return;
-        }
-      }
-    }
-  }
-
-  std::shared_ptr<const debug::EventLog> log_;
-  const Window& window_;
-  Countdown& first_event_;
-  std::atomic<bool> stop_{false};
-  Tally tally_;
-  std::thread thread_;
-};
-
-// The in-process twin of event_path_grpc.cc's Session: a kstep VM stopped (all-stop)
-// on an exec breakpoint at `symbol`, with every subscriber already following.
-class EngineSession {
- public:
-  EngineSession(vmm::VmRegistry& registry, std::string name, int subscribers)
-      : registry_(registry),
-        name_(std::move(name)),
-        subscribers_(subscribers),
-        first_event_(subscribers) {}
-  ~EngineSession() {
-    if (vm_ != nullptr) {
-      (void)registry_.Delete(name_);
-    }
-  }
-
-  absl::Status StopAt(const char* symbol) {
-    absl::StatusOr<std::shared_ptr<vmm::Vm>> vm = registry_.Create(KstepSpec(name_));
-    if (!vm.ok()) {
-      return vm.status();
-    }
-    vm_ = *vm;
-    // What pvmd passes on this host: kvm-pvm drops no breakpoint address.
-    debugger_ = &debug::DebuggerFor(*vm_, {});
-    if (absl::Status s = debugger_->SetEnabled(true, debug::StopMode::kAllStop); !s.ok()) {
-      return s;
-    }
-    absl::StatusOr<debug::BreakpointInfo> bp =
-        debugger_->AddBreakpoint({debug::BreakpointKind::kExec, 0, 1, false}, symbol);
-    if (!bp.ok()) {
-      return bp.status();
-    }
-    breakpoint_id_ = bp->id;
-    log_ = debugger_->events();
-    for (int i = 0; i < subscribers_; ++i) {
-      readers_.push_back(std::make_unique<LogSubscriber>(log_, window_, first_event_));
-    }
-    if (absl::Status s = vm_->Start(); !s.ok()) {
-      return s;
-    }
-    const auto deadline = Clock::now() + kPatience;
-    const bool first =
-        subscribers_ > 0 ? first_event_.WaitUntil(deadline) : log_->WaitForEvents(1, deadline);
-    if (!first) {
-      return absl::DeadlineExceededError(absl::StrCat("no event at ", symbol));
-    }
-    while (!debugger_->State().vcpus.at(0).stopped) {
-      if (Clock::now() > deadline) {
-        return absl::DeadlineExceededError(absl::StrCat("vCPU 0 never stopped at ", symbol));
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    return absl::OkStatus();
-  }
-
-  // Deletes the VM (which closes the log) and collects what each subscriber saw.
-  std::vector<const Tally*> Finish() {
-    (void)registry_.Delete(name_);
-    vm_ = nullptr;
-    std::vector<const Tally*> tallies;
-    for (auto& reader : readers_) {
-      reader->Join();
-      tallies.push_back(&reader->tally());
-    }
-    return tallies;
-  }
-
-  debug::VmDebugger& debugger() { return *debugger_; }
-  const debug::EventLog& log() const { return *log_; }
-  uint32_t breakpoint_id() const { return breakpoint_id_; }
-  Window& window() { return window_; }
-
- private:
-  vmm::VmRegistry& registry_;
-  const std::string name_;
-  const int subscribers_;
-  std::shared_ptr<vmm::Vm> vm_;
-  debug::VmDebugger* debugger_ = nullptr;
-  std::shared_ptr<debug::EventLog> log_;
-  uint32_t breakpoint_id_ = 0;
-  Window window_;
-  Countdown first_event_;
-  std::vector<std::unique_ptr<LogSubscriber>> readers_;
-};
+// What pvmd would give the engine on this host for kstep: kvm-pvm emulates CPL0
+// code and drops no breakpoint address, so the module's own debug exits serve it.
+SessionSpec KstepStoppedAt(const std::string& name, const char* symbol) {
+  SessionSpec spec;
+  spec.vm = KstepSpec(name);
+  spec.breakpoint = {debug::BreakpointKind::kExec, 0, 1, false};
+  spec.symbol = symbol;
+  return spec;
+}
 
 absl::StatusOr<Sample> EngineTrace(vmm::VmRegistry& registry, const std::string& name,
                                    int subscribers, double warmup_s, double seconds) {
-  EngineSession session(registry, name, subscribers);
-  if (absl::Status s = session.StopAt("kstep_inc"); !s.ok()) {
+  EngineSession session(registry, subscribers);
+  if (absl::Status s = session.Start(KstepStoppedAt(name, "kstep_inc")); !s.ok()) {
     return s;
   }
   if (absl::Status s = session.debugger().SetEnabled(true, debug::StopMode::kTrace); !s.ok()) {
@@ -511,8 +359,8 @@ absl::StatusOr<Sample> EngineTrace(vmm::VmRegistry& registry, const std::string&
 
 absl::StatusOr<Sample> EngineStep(vmm::VmRegistry& registry, const std::string& name,
                                   int subscribers, uint32_t steps) {
-  EngineSession session(registry, name, subscribers);
-  if (absl::Status s = session.StopAt("kstep_i0"); !s.ok()) {
+  EngineSession session(registry, subscribers);
+  if (absl::Status s = session.Start(KstepStoppedAt(name, "kstep_i0")); !s.ok()) {
     return s;
   }
   if (absl::Status s = session.debugger().RemoveBreakpoint(session.breakpoint_id()); !s.ok()) {

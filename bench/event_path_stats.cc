@@ -1,5 +1,6 @@
 #include "bench/event_path_stats.h"
 
+#include <pthread.h>
 #include <time.h>
 
 #include <algorithm>
@@ -111,6 +112,13 @@ Sample Summarize(double events_per_s, const std::vector<const Tally*>& tallies) 
   }
   return sample;
 }
+
+NamedAsVcpu::NamedAsVcpu() {
+  pthread_getname_np(pthread_self(), name_, sizeof(name_));
+  pthread_setname_np(pthread_self(), "vcpu-raw");
+}
+
+NamedAsVcpu::~NamedAsVcpu() { pthread_setname_np(pthread_self(), name_); }
 
 double Median(std::vector<double> values) {
   if (values.empty()) {

@@ -124,6 +124,19 @@ struct Row {
   std::string error;  // set: the measurement failed, say why instead
 };
 
+// Raw loops run on the calling thread; while one does, the thread is named like a
+// vCPU thread so ReadCpu counts it as one.
+class NamedAsVcpu {
+ public:
+  NamedAsVcpu();
+  ~NamedAsVcpu();
+  NamedAsVcpu(const NamedAsVcpu&) = delete;
+  NamedAsVcpu& operator=(const NamedAsVcpu&) = delete;
+
+ private:
+  char name_[16] = {};
+};
+
 double Median(std::vector<double> values);
 // Medians over a row's runs (0 when no run has the figure).
 double MedianRate(const Row& row);
