@@ -34,6 +34,10 @@ std::string EventRef(uint64_t sequence) {
 
 std::string SlotText(const v1::DebugSlot& slot) {
   if (!slot.in_use()) return "free";
+  if (slot.page_protection()) {
+    return absl::StrCat("breakpoint ", slot.breakpoint_id(), " at ", Hex(slot.address()),
+                        ", by page protection (no debug register)");
+  }
   std::string text = absl::StrCat("breakpoint ", slot.breakpoint_id(), " at ", Hex(slot.address()),
                                   ", dr7 bits ", Hex(slot.requested_dr7()), " requested, ",
                                   Hex(slot.effective_dr7()), " effective");
@@ -332,6 +336,7 @@ Json DebugStateJson(const v1::DebugState& state) {
         {"address", slot.address()},
         {"requested_dr7", slot.requested_dr7()},
         {"effective_dr7", slot.effective_dr7()},
+        {"page_protection", slot.page_protection()},
     });
   }
   Json vcpus = Json::array();

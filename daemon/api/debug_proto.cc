@@ -119,6 +119,7 @@ void ToProto(const std::string& vm_name, const debug::DebugStateInfo& state,
     s->set_in_use(slot.in_use);
     s->set_breakpoint_id(slot.breakpoint_id);
     s->set_address(slot.address);
+    s->set_page_protection(slot.page_protection);
     s->set_requested_dr7(slot.requested_dr7);
     s->set_effective_dr7(slot.effective_dr7);
   }

@@ -39,8 +39,9 @@ struct SlotInfo {
   bool in_use = false;
   uint32_t breakpoint_id = 0;
   uint64_t address = 0;
-  uint64_t requested_dr7 = 0;  // this slot's bits
-  uint64_t effective_dr7 = 0;  // after the module's address rule
+  uint64_t requested_dr7 = 0;    // this slot's bits
+  uint64_t effective_dr7 = 0;    // after the module's address rule
+  bool page_protection = false;  // a page watch: no debug register behind the slot
 };
 
 struct VcpuDebugInfo {

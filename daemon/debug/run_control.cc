@@ -20,25 +20,20 @@ std::vector<std::string> MechanismLines(const DebugConfig& config) {
   std::vector<std::string> lines;
   if (config.intercept_native_exceptions) {
     lines.push_back(
-        "execute breakpoints: INT3 patched into guest memory, in any slot-free number; in "
-        "natively running code the guest's #BP is caught at its IDT handler entry (DR3), "
-        "because this host's module gives that code no debug exits");
+        "execute breakpoints: INT3 patches, no slot (native code gives no debug exits here; "
+        "its #BP is caught at the guest's handler by DR3)");
     lines.push_back(
-        "single-step: natively running code by RFLAGS.TF caught at the guest's #DB handler "
-        "entry (DR2); emulated code by KVM's single-step");
+        "single-step: native code by RFLAGS.TF caught at the guest's #DB handler (DR2), "
+        "emulated code by KVM's single-step");
   } else {
-    lines.push_back("execute breakpoints: debug registers DR0-DR3 (KVM_SET_GUEST_DEBUG)");
-    lines.push_back("single-step: KVM's single-step (KVM_GUESTDBG_SINGLESTEP)");
+    lines.push_back("execute breakpoints: debug registers DR0-DR3");
+    lines.push_back("single-step: KVM's single-step");
   }
-  lines.push_back("software breakpoints: INT3 patched into guest memory");
-  if (config.page_protection_watchpoints) {
-    lines.push_back(
-        "watchpoints: page protection (the page read-only for write watches, absent for "
-        "read/write ones; pvmd completes every access and reports the ones in range), "
-        "because this host's module never fires DR7 data breakpoints");
-  } else {
-    lines.push_back("watchpoints: debug registers DR0-DR3 (KVM_SET_GUEST_DEBUG)");
-  }
+  lines.push_back("software breakpoints: INT3 patches");
+  lines.push_back(config.page_protection_watchpoints
+                      ? "watchpoints: page protection, a slot each (DR7 data breakpoints never "
+                        "fire here)"
+                      : "watchpoints: debug registers DR0-DR3");
   return lines;
 }
 
@@ -117,6 +112,7 @@ DebugStateInfo VmDebugger::Impl::State() const {
       info.in_use = true;
       info.breakpoint_id = bp->id;
       info.address = bp->spec.address;
+      info.page_protection = bp->page_watched;
       info.requested_dr7 = state.requested_dr7 & mask;
       info.effective_dr7 = state.effective_dr7 & mask;
     }

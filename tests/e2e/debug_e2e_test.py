@@ -404,6 +404,34 @@ class DebugSessionTest(DebugTestCase):
         self.assertEqual(lines[0], f"-- {gap['lost']} events lost (#1..#{gap['lost']}) --")
         self.assertEqual(len(lines), 1 + len(events))
 
+    def test_write_watchpoint_on_native_code_reports_each_store_with_its_values(self):
+        # counter increments counter_value at CPL3: natively run here, where pvmd
+        # serves the watchpoint by page protection; on a host whose DR7 data
+        # breakpoints fire, by DR0. Either way the event comes after the store.
+        image = ElfImage(os.path.join(Paths.guest_dir, "counter.elf"))
+        counter = image.symbols["counter_value"]
+        self.create_vm("c", "builtin:counter")
+        self.debug("enable", "c")
+        watch = self.debug_json("break", "add", "c", "--symbol", "counter_value",
+                                "--kind", "write", "--len", "8")
+        self.assertEqual((watch["kind"], watch["address"], watch["slot"]), ("write", counter, 0))
+        self.ctl_ok("vm", "start", "c")
+        for hit in (1, 2, 3):
+            status = self.wait_stopped("c")
+            event = self.event_lines("c", "--since", str(hit))[0]
+            self.assertEqual((event["sequence"], event["kind"], event["breakpoint_id"]),
+                             (hit, "watchpoint", watch["id"]), event)
+            self.assertEqual(event["address"], counter)
+            self.assertEqual(status["vcpus"][0]["rip"], event["rip"])
+            if event["access"] is not None:  # page protection sees the access itself
+                self.assertEqual(event["access"], {"length": 8, "is_write": True,
+                                                   "old_value": hit - 1, "new_value": hit})
+            memory = self.debug_json("mem", "c", hex(counter), "8")
+            self.assertEqual(int.from_bytes(bytes.fromhex(memory["hex"]), "little"), hit)
+            self.debug("continue", "c")
+        self.debug("break", "remove", "c", str(watch["id"]))
+        self.assertFalse(any(s["in_use"] for s in self.status("c")["slots"]))
+
     def test_trace_breakpoint_reports_and_never_stops(self):
         self.create_vm("k", "builtin:kcounter", "--start")
         self.debug("enable", "k", "--trace")

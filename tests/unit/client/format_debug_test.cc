@@ -53,6 +53,18 @@ TEST(DebugStateText, SlotsDr7AndVcpusAtAGlance) {
       "vcpu 1:               not stopped\n");
 }
 
+TEST(DebugStateText, APageWatchSlotSaysSo) {
+  v1::DebugState state = SampleDebugState();
+  v1::DebugSlot* slot = state.mutable_slots(1);
+  slot->set_in_use(true);
+  slot->set_breakpoint_id(3);
+  slot->set_address(0x101008);
+  slot->set_page_protection(true);
+  EXPECT_THAT(DebugStateText(state),
+              HasSubstr("DR1:                  breakpoint 3 at 0x101008, by page protection (no "
+                        "debug register)\n"));
+}
+
 TEST(DebugStateText, DisabledVmWithoutEvents) {
   v1::DebugState state;
   state.set_name("vm-7");
@@ -257,13 +269,13 @@ TEST(DebugStateJson, MapsEveryField) {
     "effective_dr7": 1025,
     "slots": [
       {"index": 0, "in_use": true, "breakpoint_id": 1, "address": 1051664,
-       "requested_dr7": 1, "effective_dr7": 1},
+       "requested_dr7": 1, "effective_dr7": 1, "page_protection": false},
       {"index": 1, "in_use": false, "breakpoint_id": 0, "address": 0,
-       "requested_dr7": 0, "effective_dr7": 0},
+       "requested_dr7": 0, "effective_dr7": 0, "page_protection": false},
       {"index": 2, "in_use": true, "breakpoint_id": 2, "address": 18446603336221200384,
-       "requested_dr7": 13631520, "effective_dr7": 0},
+       "requested_dr7": 13631520, "effective_dr7": 0, "page_protection": false},
       {"index": 3, "in_use": false, "breakpoint_id": 0, "address": 0,
-       "requested_dr7": 0, "effective_dr7": 0}
+       "requested_dr7": 0, "effective_dr7": 0, "page_protection": false}
     ],
     "software_breakpoints": 0,
     "mechanisms": ["execute breakpoints: debug registers DR0-DR3", "watchpoints: page protection"],
