@@ -42,6 +42,8 @@ VcpuFd& VcpuFd::operator=(VcpuFd&& other) noexcept {
     fd_ = std::move(other.fd_);
     run_ = std::exchange(other.run_, nullptr);
     run_size_ = std::exchange(other.run_size_, 0);
+    regs_valid_ = false;
+    sregs_valid_ = false;
   }
   return *this;
 }
@@ -57,12 +59,20 @@ void VcpuFd::Release() {
 }
 
 absl::StatusOr<RunOutcome> VcpuFd::Run() {
+  regs_valid_ = false;
+  sregs_valid_ = false;
   if (::ioctl(fd_.get(), KVM_RUN, 0) < 0) {
-    if (errno == EINTR || errno == EAGAIN) {
+    const int error = errno;
+    if (error == EINTR || error == EAGAIN) {
+      // KVM mirrors the registers on this return too.
+      regs_valid_ = (run_->kvm_valid_regs & KVM_SYNC_X86_REGS) != 0;
+      regs_ = run_->s.regs.regs;
       return RunOutcome::kInterrupted;
     }
-    return ErrnoStatus(errno, "KVM_RUN");
+    return ErrnoStatus(error, "KVM_RUN");
   }
+  regs_valid_ = (run_->kvm_valid_regs & KVM_SYNC_X86_REGS) != 0;
+  regs_ = run_->s.regs.regs;
   return RunOutcome::kExit;
 }
 
@@ -71,15 +81,41 @@ void VcpuFd::SetImmediateExit(bool value) {
 }
 
 absl::StatusOr<kvm_regs> VcpuFd::GetRegs() const {
-  return GetState<kvm_regs>(fd_.get(), KVM_GET_REGS, "KVM_GET_REGS");
+  if (!regs_valid_) {
+    absl::StatusOr<kvm_regs> regs = GetState<kvm_regs>(fd_.get(), KVM_GET_REGS, "KVM_GET_REGS");
+    if (!regs.ok()) {
+      return regs.status();
+    }
+    regs_ = *regs;
+    regs_valid_ = true;
+  }
+  return regs_;
 }
 absl::Status VcpuFd::SetRegs(const kvm_regs& regs) {
-  return SetState(fd_.get(), KVM_SET_REGS, regs, "KVM_SET_REGS");
+  regs_valid_ = false;
+  if (absl::Status s = SetState(fd_.get(), KVM_SET_REGS, regs, "KVM_SET_REGS"); !s.ok()) {
+    return s;
+  }
+  regs_ = regs;
+  regs_.rflags |= 2;  // the always-one bit, as KVM reads it back
+  regs_valid_ = true;
+  return absl::OkStatus();
 }
 absl::StatusOr<kvm_sregs> VcpuFd::GetSregs() const {
-  return GetState<kvm_sregs>(fd_.get(), KVM_GET_SREGS, "KVM_GET_SREGS");
+  if (!sregs_valid_) {
+    absl::StatusOr<kvm_sregs> sregs =
+        GetState<kvm_sregs>(fd_.get(), KVM_GET_SREGS, "KVM_GET_SREGS");
+    if (!sregs.ok()) {
+      return sregs.status();
+    }
+    sregs_ = *sregs;
+    sregs_valid_ = true;
+  }
+  return sregs_;
 }
 absl::Status VcpuFd::SetSregs(const kvm_sregs& sregs) {
+  // KVM may adjust what it was given (segment flags, CR bits): read it back next time.
+  sregs_valid_ = false;
   return SetState(fd_.get(), KVM_SET_SREGS, sregs, "KVM_SET_SREGS");
 }
 absl::StatusOr<kvm_debugregs> VcpuFd::GetDebugRegs() const {
@@ -89,6 +125,7 @@ absl::Status VcpuFd::SetDebugRegs(const kvm_debugregs& debugregs) {
   return SetState(fd_.get(), KVM_SET_DEBUGREGS, debugregs, "KVM_SET_DEBUGREGS");
 }
 absl::Status VcpuFd::SetGuestDebug(const kvm_guest_debug& debug) {
+  regs_valid_ = false;  // switching single-step changes RFLAGS.TF as read back
   return SetState(fd_.get(), KVM_SET_GUEST_DEBUG, debug, "KVM_SET_GUEST_DEBUG");
 }
 

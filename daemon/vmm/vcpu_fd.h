@@ -34,6 +34,11 @@ class VcpuFd {
   // Safe from any thread: asks the next (or current, with a signal) KVM_RUN to return.
   void SetImmediateExit(bool value);
 
+  // Registers and special registers are cached between KVM_RUNs: an exit handler
+  // and the debugger read them several times per exit, and each ioctl costs ~7 us
+  // here. The cache holds what KVM_RUN mirrored (sync regs), what was last read or
+  // written, and is dropped by KVM_RUN and by KVM_SET_GUEST_DEBUG (which can change
+  // RFLAGS.TF). Not thread-safe: callers own the vCPU (its thread, or parked).
   absl::StatusOr<kvm_regs> GetRegs() const;
   absl::Status SetRegs(const kvm_regs& regs);
   absl::StatusOr<kvm_sregs> GetSregs() const;
@@ -52,6 +57,10 @@ class VcpuFd {
   UniqueFd fd_;
   kvm_run* run_ = nullptr;
   int run_size_ = 0;
+  mutable kvm_regs regs_{};
+  mutable kvm_sregs sregs_{};
+  mutable bool regs_valid_ = false;
+  mutable bool sregs_valid_ = false;
 };
 
 }  // namespace pvm::vmm
