@@ -3,6 +3,7 @@
 #include "daemon/debug/vm_debugger.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -169,7 +170,17 @@ absl::Status VmDebugger::Impl::BeginStep(VcpuDebug& v, vmm::VcpuFd& fd) {
 }
 
 absl::Status VmDebugger::Impl::ApplyGuestDebug(VcpuDebug& v, vmm::VcpuFd& fd) {
-  return fd.SetGuestDebug(GuestDebugFor(v));
+  const kvm_guest_debug debug = GuestDebugFor(v);
+  // The exit paths re-apply after every step; most of the time nothing changed.
+  if (v.applied_debug && std::memcmp(&*v.applied_debug, &debug, sizeof(debug)) == 0) {
+    return absl::OkStatus();
+  }
+  v.applied_debug.reset();
+  if (absl::Status s = fd.SetGuestDebug(debug); !s.ok()) {
+    return s;
+  }
+  v.applied_debug = debug;
+  return absl::OkStatus();
 }
 
 absl::Status VmDebugger::Impl::ApplyGuestDebug(uint32_t vcpu) {

@@ -89,8 +89,9 @@ struct VcpuDebug {
   // Trace mode, several vCPUs: this vCPU's hit on the breakpoint under its RIP was
   // reported; its step-over waited for another vCPU's (see exclusive_stepper_).
   uint32_t reported_bp = 0;
-  bool held_by_stepper = false;  // guarded by Impl::stop_mu_
-  std::array<uint64_t, 4> db{};  // mirror of what KVM was given, for events
+  bool held_by_stepper = false;                  // guarded by Impl::stop_mu_
+  std::array<uint64_t, 4> db{};                  // mirror of what KVM was given, for events
+  std::optional<kvm_guest_debug> applied_debug;  // the last KVM_SET_GUEST_DEBUG that took
   uint64_t dr7 = 0;
 
   // Guarded by Impl::stop_mu_.
