@@ -316,8 +316,9 @@ absl::StatusOr<RawSample> MeasureRaw(vmm::VmRegistry& registry, const std::strin
 
 // ---- engine: the debugger in this process ----
 
-// What pvmd would give the engine on this host for kstep: kvm-pvm emulates CPL0
-// code and drops no breakpoint address, so the module's own debug exits serve it.
+// The module's own debug exits (a DR slot, KVM's single-step), which kstep's
+// emulated code gets on this host: the mechanism the raw loops measure. pvmd itself
+// (the grpc rows) picks INT3 patches here, for native code's sake.
 SessionSpec KstepStoppedAt(const std::string& name, const char* symbol) {
   SessionSpec spec;
   spec.vm = KstepSpec(name);
