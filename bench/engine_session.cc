@@ -1,5 +1,7 @@
 #include "bench/engine_session.h"
 
+#include <unistd.h>
+
 #include "absl/strings/str_cat.h"
 
 namespace pvm::bench {
@@ -121,6 +123,54 @@ std::vector<const Tally*> EngineSession::Finish() {
     tallies.push_back(&reader->tally());
   }
   return tallies;
+}
+
+absl::StatusOr<Sample> EngineSession::MeasureTrace(double warmup_s, double seconds) {
+  // A warm-up, not a wait for state: the trace runs on by itself.
+  std::this_thread::sleep_for(std::chrono::duration<double>(warmup_s));
+  const CpuSnapshot cpu_before = ReadCpu({getpid()});
+  const uint64_t before = log_->last_sequence();
+  const auto t0 = Clock::now();
+  window_.Open();
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  const uint64_t after = log_->last_sequence();
+  const auto t1 = Clock::now();
+  window_.Close();
+  const CpuSnapshot cpu_after = ReadCpu({getpid()});
+  if (debugger_->State().vcpus.at(0).stopped) {
+    return absl::InternalError("vCPU 0 stopped in trace mode");
+  }
+  const double elapsed = std::chrono::duration<double>(t1 - t0).count();
+  const std::vector<const Tally*> tallies = Finish();
+  Sample sample = Summarize(static_cast<double>(after - before) / elapsed, tallies);
+  AddCpu(cpu_before, cpu_after, elapsed, &sample);
+  return sample;
+}
+
+absl::StatusOr<Sample> EngineSession::MeasureStep(uint32_t steps) {
+  if (absl::Status s = debugger_->RemoveBreakpoint(breakpoint_id_); !s.ok()) {
+    return s;
+  }
+  const CpuSnapshot cpu_before = ReadCpu({getpid()});
+  window_.Open();
+  const auto t0 = Clock::now();
+  absl::StatusOr<debug::StepResult> step =
+      debugger_->Step(0, steps, Clock::now() + std::chrono::seconds(60));
+  const auto t1 = Clock::now();
+  window_.Close();
+  const CpuSnapshot cpu_after = ReadCpu({getpid()});
+  if (!step.ok()) {
+    return step.status();
+  }
+  if (step->steps != steps) {
+    return absl::InternalError(
+        absl::StrCat("Step did ", step->steps, " of ", steps, " steps: ", step->reason));
+  }
+  const double elapsed = std::chrono::duration<double>(t1 - t0).count();
+  const std::vector<const Tally*> tallies = Finish();
+  Sample sample = Summarize(step->steps / elapsed, tallies);
+  AddCpu(cpu_before, cpu_after, elapsed, &sample);
+  return sample;
 }
 
 }  // namespace pvm::bench

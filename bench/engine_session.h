@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "bench/event_path_stats.h"
 #include "daemon/debug/vm_debugger.h"
 #include "daemon/vmm/vm_registry.h"
@@ -58,6 +59,12 @@ class EngineSession {
   absl::Status Start(const SessionSpec& spec);
   // Deletes the VM (which closes the log) and collects what each subscriber saw.
   std::vector<const Tally*> Finish();
+
+  // The VM traces (no vCPU stops): events per second over `seconds` after a
+  // warm-up, with the subscribers' latencies and the CPU per event. Finishes.
+  absl::StatusOr<Sample> MeasureTrace(double warmup_s, double seconds);
+  // Removes the breakpoint vCPU 0 stopped on and times Step(0, steps). Finishes.
+  absl::StatusOr<Sample> MeasureStep(uint32_t steps);
 
   debug::VmDebugger& debugger() { return *debugger_; }
   vmm::Vm& vm() { return *vm_; }

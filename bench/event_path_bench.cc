@@ -339,23 +339,7 @@ absl::StatusOr<Sample> EngineTrace(vmm::VmRegistry& registry, const std::string&
   if (absl::Status s = session.debugger().Continue(); !s.ok()) {
     return s;
   }
-  std::this_thread::sleep_for(std::chrono::duration<double>(warmup_s));
-  const CpuSnapshot cpu_before = ReadCpu({getpid()});
-  const uint64_t before = session.log().last_sequence();
-  const auto t0 = Clock::now();
-  session.window().Open();
-  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
-  const uint64_t after = session.log().last_sequence();
-  const auto t1 = Clock::now();
-  session.window().Close();
-  const CpuSnapshot cpu_after = ReadCpu({getpid()});
-  if (session.debugger().State().vcpus.at(0).stopped) {
-    return absl::InternalError("vCPU 0 stopped in trace mode");
-  }
-  const std::vector<const Tally*> tallies = session.Finish();
-  Sample sample = Summarize(static_cast<double>(after - before) / Seconds(t1 - t0), tallies);
-  AddCpu(cpu_before, cpu_after, Seconds(t1 - t0), &sample);
-  return sample;
+  return session.MeasureTrace(warmup_s, seconds);
 }
 
 absl::StatusOr<Sample> EngineStep(vmm::VmRegistry& registry, const std::string& name,
@@ -364,28 +348,7 @@ absl::StatusOr<Sample> EngineStep(vmm::VmRegistry& registry, const std::string& 
   if (absl::Status s = session.Start(KstepStoppedAt(name, "kstep_i0")); !s.ok()) {
     return s;
   }
-  if (absl::Status s = session.debugger().RemoveBreakpoint(session.breakpoint_id()); !s.ok()) {
-    return s;
-  }
-  const CpuSnapshot cpu_before = ReadCpu({getpid()});
-  session.window().Open();
-  const auto t0 = Clock::now();
-  absl::StatusOr<debug::StepResult> step =
-      session.debugger().Step(0, steps, Clock::now() + std::chrono::seconds(60));
-  const auto t1 = Clock::now();
-  session.window().Close();
-  const CpuSnapshot cpu_after = ReadCpu({getpid()});
-  if (!step.ok()) {
-    return step.status();
-  }
-  if (step->steps != steps) {
-    return absl::InternalError(
-        absl::StrCat("Step did ", step->steps, " of ", steps, " steps: ", step->reason));
-  }
-  const std::vector<const Tally*> tallies = session.Finish();
-  Sample sample = Summarize(step->steps / Seconds(t1 - t0), tallies);
-  AddCpu(cpu_before, cpu_after, Seconds(t1 - t0), &sample);
-  return sample;
+  return session.MeasureStep(steps);
 }
 
 // ---- the report ----

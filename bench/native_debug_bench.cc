@@ -108,6 +108,15 @@ class RawVm {
   std::shared_ptr<vmm::Vm> vm_;
 };
 
+// A raw loop's figures: `events` since t0, this thread's CPU since cpu_before.
+Sample RawRate(uint64_t events, Clock::time_point t0, const CpuSnapshot& cpu_before) {
+  const double elapsed = Seconds(Clock::now() - t0);
+  Sample sample;
+  sample.events_per_s = static_cast<double>(events) / elapsed;
+  AddCpu(cpu_before, ReadCpu({getpid()}), elapsed, &sample);
+  return sample;
+}
+
 // What the engine gives KVM with interception and no user breakpoint: the guest's
 // #DB and #BP handler entries in DR2 and DR3, software breakpoints on.
 absl::StatusOr<kvm_guest_debug> InterceptionDebug(const vmm::Vm& vm) {
@@ -188,11 +197,7 @@ absl::StatusOr<Sample> RawInterception(vmm::VmRegistry& registry, bool int3, dou
     }
     ++events;
   }
-  const double elapsed = Seconds(Clock::now() - t0);
-  Sample sample;
-  sample.events_per_s = static_cast<double>(events) / elapsed;
-  AddCpu(cpu_before, ReadCpu({getpid()}), elapsed, &sample);
-  return sample;
+  return RawRate(events, t0, cpu_before);
 }
 
 // Stores to counter_value on a read-only page: each a KVM_EXIT_MMIO that this loop
@@ -241,15 +246,10 @@ absl::StatusOr<Sample> RawReadOnlyStores(vmm::VmRegistry& registry, const std::s
     std::memcpy(host + run.mmio.phys_addr, run.mmio.data, run.mmio.len);
     ++events;
   }
-  const double elapsed = Seconds(Clock::now() - t0);
-  Sample sample;
-  sample.events_per_s = static_cast<double>(events) / elapsed;
-  AddCpu(cpu_before, ReadCpu({getpid()}), elapsed, &sample);
-  return sample;
+  return RawRate(events, t0, cpu_before);
 }
 
-// A trace breakpoint or watchpoint: events per second over `seconds` after a
-// warm-up, latency from the vCPU's event to the subscriber.
+// A trace breakpoint or watchpoint, one subscriber.
 absl::StatusOr<Sample> EngineTrace(vmm::VmRegistry& registry, SessionSpec spec, double seconds) {
   EngineSession session(registry, 1);
   spec.mode = debug::StopMode::kTrace;
@@ -257,23 +257,7 @@ absl::StatusOr<Sample> EngineTrace(vmm::VmRegistry& registry, SessionSpec spec, 
   if (absl::Status s = session.Start(spec); !s.ok()) {
     return s;
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // warm-up, not a wait for state
-  const CpuSnapshot cpu_before = ReadCpu({getpid()});
-  const uint64_t before = session.log().last_sequence();
-  const auto t0 = Clock::now();
-  session.window().Open();
-  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
-  const uint64_t after = session.log().last_sequence();
-  const auto t1 = Clock::now();
-  session.window().Close();
-  const CpuSnapshot cpu_after = ReadCpu({getpid()});
-  if (session.debugger().State().vcpus.at(0).stopped) {
-    return absl::InternalError("vCPU 0 stopped in trace mode");
-  }
-  const std::vector<const Tally*> tallies = session.Finish();
-  Sample sample = Summarize(static_cast<double>(after - before) / Seconds(t1 - t0), tallies);
-  AddCpu(cpu_before, cpu_after, Seconds(t1 - t0), &sample);
-  return sample;
+  return session.MeasureTrace(0.2, seconds);
 }
 
 // Step(0, steps) from ustep_i0: every step a TF trap caught at the #DB handler.
@@ -288,27 +272,7 @@ absl::StatusOr<Sample> EngineTfStep(vmm::VmRegistry& registry, const debug::Debu
   if (absl::Status s = session.Start(spec); !s.ok()) {
     return s;
   }
-  if (absl::Status s = session.debugger().RemoveBreakpoint(session.breakpoint_id()); !s.ok()) {
-    return s;
-  }
-  const CpuSnapshot cpu_before = ReadCpu({getpid()});
-  session.window().Open();
-  const auto t0 = Clock::now();
-  absl::StatusOr<debug::StepResult> step =
-      session.debugger().Step(0, steps, Clock::now() + std::chrono::seconds(60));
-  const auto t1 = Clock::now();
-  session.window().Close();
-  const CpuSnapshot cpu_after = ReadCpu({getpid()});
-  if (!step.ok()) {
-    return step.status();
-  }
-  if (step->steps != steps) {
-    return absl::InternalError(absl::StrCat("Step did ", step->steps, " of ", steps));
-  }
-  const std::vector<const Tally*> tallies = session.Finish();
-  Sample sample = Summarize(step->steps / Seconds(t1 - t0), tallies);
-  AddCpu(cpu_before, cpu_after, Seconds(t1 - t0), &sample);
-  return sample;
+  return session.MeasureStep(steps);
 }
 
 void Record(Row& row, const absl::StatusOr<Sample>& sample) {
