@@ -3,13 +3,19 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
+#include <linux/kvm.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <memory>
+#include <optional>
+#include <string>
 
+#include "absl/strings/str_cat.h"
 #include "daemon/api/debug_service.h"
 #include "daemon/api/host_service.h"
 #include "daemon/api/vm_service.h"
@@ -18,6 +24,7 @@
 #include "daemon/host/debug_probe.h"
 #include "daemon/host/module_status.h"
 #include "daemon/log.h"
+#include "daemon/service_notifier.h"
 #include "daemon/unix_socket.h"
 #include "daemon/vmm/image_catalog.h"
 #include "daemon/vmm/kvm.h"
@@ -37,8 +44,48 @@ sigset_t BlockShutdownSignals() {
   return set;
 }
 
+// The next SIGTERM/SIGINT, or 0 once `period` has passed without one.
+int WaitForShutdownSignal(const sigset_t& signals,
+                          std::optional<std::chrono::microseconds> period) {
+  if (!period) {
+    int signal_number = 0;
+    sigwait(&signals, &signal_number);
+    return signal_number;
+  }
+  const timespec timeout{.tv_sec = static_cast<time_t>(period->count() / 1'000'000),
+                         .tv_nsec = static_cast<long>(period->count() % 1'000'000 * 1000)};
+  for (;;) {
+    const int signal_number = sigtimedwait(&signals, nullptr, &timeout);
+    if (signal_number > 0) {
+      return signal_number;
+    }
+    if (errno == EAGAIN) {
+      return 0;
+    }
+    // EINTR: another signal (a vCPU kick aimed at this thread never comes): go on.
+  }
+}
+
+// Healthy: KVM still answers and no VM is stuck between states; what the watchdog
+// ping vouches for. The line is the service's STATUS.
+bool CheckHealth(const vmm::Kvm& kvm, const vmm::VmRegistry& registry, std::string* status) {
+  if (kvm.CheckExtension(KVM_CAP_USER_MEMORY) <= 0) {
+    *status = "KVM does not answer (KVM_CHECK_EXTENSION failed)";
+    return false;
+  }
+  int running = 0;
+  int total = 0;
+  for (const auto& vm : registry.List()) {
+    ++total;
+    running += vm->state() == vmm::VmState::kRunning;
+  }
+  *status = absl::StrCat("serving; ", total, " VM(s), ", running, " running");
+  return true;
+}
+
 int Run(const DaemonOptions& options) {
   const sigset_t shutdown_signals = BlockShutdownSignals();
+  const ServiceNotifier notifier;
 
   host::ModuleStatus module = host::DetectModule(options.module_name);
   LogDaemon(LogPriority::kInfo, "module ", module.name, ": ", host::ModuleStateName(module.state),
@@ -47,6 +94,7 @@ int Run(const DaemonOptions& options) {
   if (!kvm.ok()) {
     LogDaemon(LogPriority::kError, "cannot use KVM: ", kvm.status().message(),
               "; is the PVM module (", options.module_name, ") loaded?");
+    notifier.Failed(absl::StrCat("cannot use KVM: ", kvm.status().message()), ENODEV);
     return 1;
   }
   LogDaemon(LogPriority::kInfo, "KVM API ", kvm->capabilities().api_version, ", up to ",
@@ -78,6 +126,8 @@ int Run(const DaemonOptions& options) {
 
   if (absl::Status s = PrepareSocketPath(options.socket_path); !s.ok()) {
     LogDaemon(LogPriority::kError, "cannot serve on ", options.socket_path, ": ", s.message());
+    notifier.Failed(absl::StrCat("cannot serve on ", options.socket_path, ": ", s.message()),
+                    EADDRINUSE);
     return 1;
   }
   grpc::EnableDefaultHealthCheckService(true);
@@ -93,6 +143,7 @@ int Run(const DaemonOptions& options) {
   ::umask(old_umask);
   if (server == nullptr) {
     LogDaemon(LogPriority::kError, "cannot listen on unix:", options.socket_path);
+    notifier.Failed(absl::StrCat("cannot listen on unix:", options.socket_path), EADDRINUSE);
     return 1;
   }
   if (absl::Status s = SetSocketMode(options.socket_path, options.socket_mode); !s.ok()) {
@@ -101,10 +152,24 @@ int Run(const DaemonOptions& options) {
   }
   LogDaemon(LogPriority::kNotice, "pvmd ", PVMD_VERSION,
             " listening on unix:", options.socket_path);
+  notifier.Ready(absl::StrCat("serving on unix:", options.socket_path, "; module ", module.name,
+                              " ", host::ModuleStateName(module.state), "; KVM API ",
+                              kvm->capabilities().api_version));
 
+  // The main loop: signals, and the watchdog ping while healthy.
   int signal_number = 0;
-  sigwait(&shutdown_signals, &signal_number);
+  while ((signal_number = WaitForShutdownSignal(shutdown_signals, notifier.watchdog_period())) ==
+         0) {
+    std::string status;
+    if (CheckHealth(*kvm, registry, &status)) {
+      notifier.PingWatchdog();
+    } else {
+      LogDaemon(LogPriority::kError, "unhealthy: ", status, "; the watchdog is not pinged");
+    }
+    notifier.Status(status);
+  }
   LogDaemon(LogPriority::kNotice, "signal ", signal_number, ": shutting down");
+  notifier.Stopping(absl::StrCat("stopping on signal ", signal_number, ": deleting every VM"));
 
   // VMs first: their console streams end, so the server drains quickly.
   registry.DeleteAll();

@@ -102,13 +102,13 @@ class CtlResult:
 class Daemon:
     """A pvmd process on a socket in a private directory, its output in a log file."""
 
-    def __init__(self, workdir, args=(), socket_path=None):
+    def __init__(self, workdir, args=(), socket_path=None, env=None):
         self.socket_path = socket_path or os.path.join(workdir, "pvmd.sock")
         self.log_path = os.path.join(workdir, f"pvmd-{os.getpid()}-{id(self)}.log")
         self.argv = [Paths.pvmd, "--socket", self.socket_path, *args]
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
-                                            stdout=log, stderr=subprocess.STDOUT)
+                                            stdout=log, stderr=subprocess.STDOUT, env=env)
 
     def log(self):
         with open(self.log_path, encoding="utf-8", errors="replace") as log:
@@ -192,8 +192,8 @@ class PvmdTestCase(unittest.TestCase):
 
     # --- processes -------------------------------------------------------------
 
-    def start_daemon(self, *args, socket_path=None, wait=True):
-        daemon = Daemon(self.workdir, args, socket_path)
+    def start_daemon(self, *args, socket_path=None, wait=True, env=None):
+        daemon = Daemon(self.workdir, args, socket_path, env)
         self.addCleanup(daemon.kill)
         if wait:
             self.wait_daemon_ready(daemon)
