@@ -21,6 +21,7 @@
 #include "daemon/api/vm_service.h"
 #include "daemon/daemon_options.h"
 #include "daemon/debug_config.h"
+#include "daemon/fd_acceptor.h"
 #include "daemon/host/debug_probe.h"
 #include "daemon/host/module_status.h"
 #include "daemon/log.h"
@@ -124,16 +125,29 @@ int Run(const DaemonOptions& options) {
   api::VmServiceImpl vm_service(registry);
   api::DebugServiceImpl debug_service(registry, debug_config);
 
-  if (absl::Status s = PrepareSocketPath(options.socket_path); !s.ok()) {
-    LogDaemon(LogPriority::kError, "cannot serve on ", options.socket_path, ": ", s.message());
-    notifier.Failed(absl::StrCat("cannot serve on ", options.socket_path, ": ", s.message()),
-                    EADDRINUSE);
+  // Socket-activated (pvmd.socket): serve the socket systemd listens on, which stays
+  // systemd's (no unlink, no chmod). Otherwise listen on --socket ourselves.
+  absl::StatusOr<std::optional<ActivatedSocket>> activated = TakeActivatedSocket();
+  if (!activated.ok()) {
+    LogDaemon(LogPriority::kError, activated.status().message());
+    notifier.Failed(std::string(activated.status().message()), EBADF);
     return 1;
+  }
+  const std::string socket_path = *activated ? (*activated)->path : options.socket_path;
+  if (!*activated) {
+    if (absl::Status s = PrepareSocketPath(options.socket_path); !s.ok()) {
+      LogDaemon(LogPriority::kError, "cannot serve on ", options.socket_path, ": ", s.message());
+      notifier.Failed(absl::StrCat("cannot serve on ", options.socket_path, ": ", s.message()),
+                      EADDRINUSE);
+      return 1;
+    }
   }
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort("unix:" + options.socket_path, grpc::InsecureServerCredentials());
+  if (!*activated) {
+    builder.AddListeningPort("unix:" + options.socket_path, grpc::InsecureServerCredentials());
+  }
   builder.RegisterService(&host_service);
   builder.RegisterService(&vm_service);
   builder.RegisterService(&debug_service);
@@ -142,17 +156,20 @@ int Run(const DaemonOptions& options) {
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   ::umask(old_umask);
   if (server == nullptr) {
-    LogDaemon(LogPriority::kError, "cannot listen on unix:", options.socket_path);
-    notifier.Failed(absl::StrCat("cannot listen on unix:", options.socket_path), EADDRINUSE);
+    LogDaemon(LogPriority::kError, "cannot listen on unix:", socket_path);
+    notifier.Failed(absl::StrCat("cannot listen on unix:", socket_path), EADDRINUSE);
     return 1;
   }
-  if (absl::Status s = SetSocketMode(options.socket_path, options.socket_mode); !s.ok()) {
+  std::optional<FdAcceptor> acceptor;
+  if (*activated) {
+    acceptor.emplace((*activated)->fd, *server);
+  } else if (absl::Status s = SetSocketMode(options.socket_path, options.socket_mode); !s.ok()) {
     LogDaemon(LogPriority::kError, s.message());
     return 1;
   }
-  LogDaemon(LogPriority::kNotice, "pvmd ", PVMD_VERSION,
-            " listening on unix:", options.socket_path);
-  notifier.Ready(absl::StrCat("serving on unix:", options.socket_path, "; module ", module.name,
+  LogDaemon(LogPriority::kNotice, "pvmd ", PVMD_VERSION, " listening on unix:", socket_path,
+            *activated ? " (socket activation: accepting on the passed fd)" : "");
+  notifier.Ready(absl::StrCat("serving on unix:", socket_path, "; module ", module.name,
                               " ", host::ModuleStateName(module.state), "; KVM API ",
                               kvm->capabilities().api_version));
 
@@ -173,8 +190,11 @@ int Run(const DaemonOptions& options) {
 
   // VMs first: their console streams end, so the server drains quickly.
   registry.DeleteAll();
+  acceptor.reset();  // no new connections while the server drains
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
-  ::unlink(options.socket_path.c_str());
+  if (!*activated) {
+    ::unlink(options.socket_path.c_str());
+  }
   LogDaemon(LogPriority::kNotice, "stopped");
   return 0;
 }

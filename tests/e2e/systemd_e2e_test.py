@@ -12,6 +12,7 @@ import os
 import signal
 import socket
 import struct
+import subprocess
 import sys
 import time
 import unittest
@@ -19,7 +20,7 @@ import unittest
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import pvmd_e2e_test as base  # noqa: E402
-from pvmd_e2e_test import EXIT_TIMEOUT_S, READY_TIMEOUT_S  # noqa: E402
+from pvmd_e2e_test import EXIT_TIMEOUT_S, READY_TIMEOUT_S, Paths, poll_until  # noqa: E402
 
 # Generous: bounds a wait for a message that normally comes in milliseconds.
 MESSAGE_TIMEOUT_S = 30
@@ -68,7 +69,9 @@ class NotifySocket:
                 return seen
 
 
-class SystemdNotifyTest(base.PvmdTestCase):
+class ServiceManagerTestCase(base.PvmdTestCase):
+    """A test that plays the service manager: its NOTIFY_SOCKET, and pvmd's env."""
+
     daemon_args = None  # each test starts its own pvmd
 
     def setUp(self):
@@ -82,6 +85,9 @@ class SystemdNotifyTest(base.PvmdTestCase):
         env.pop("WATCHDOG_PID", None)
         env.update({k: str(v) for k, v in extra.items()})
         return env
+
+
+class SystemdNotifyTest(ServiceManagerTestCase):
 
     def test_ready_watchdog_and_stopping_come_from_pvmd(self):
         daemon = self.start_daemon(wait=False, env=self.env(WATCHDOG_USEC=WATCHDOG_USEC))
@@ -120,6 +126,41 @@ class SystemdNotifyTest(base.PvmdTestCase):
         self.assertIn("cannot use KVM", failed["STATUS"])
         self.assertNotIn("READY", failed)
         self.assertEqual(daemon.wait_exit(EXIT_TIMEOUT_S), 1)
+
+
+class SocketActivationTest(ServiceManagerTestCase):
+    """pvmd started by systemd-socket-activate, as pvmd.socket would: it serves the
+    passed socket (accepting connections itself), leaves --socket alone, and leaves
+    the socket in place when it stops (it belongs to the service manager)."""
+
+    def test_serves_the_passed_socket_and_leaves_it_in_place(self):
+        path = os.path.join(self.workdir, "activated.sock")
+        unused = os.path.join(self.workdir, "unused.sock")
+        log_path = os.path.join(self.workdir, "activate.log")
+        with open(log_path, "wb") as log:
+            activator = subprocess.Popen(
+                # The activator passes the program only what -E names.
+                ["systemd-socket-activate", "-l", path, "-E", f"NOTIFY_SOCKET={self.notify.path}",
+                 Paths.pvmd, "--socket", unused],
+                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                env=self.env())
+        self.addCleanup(lambda: activator.poll() is None and activator.kill())
+        poll_until(lambda: os.path.exists(path), READY_TIMEOUT_S, lambda: f"{path} to appear")
+        # The first connection starts pvmd (the activator execs it: the same pid).
+        self.assertEqual(self.ctl("host", "info", socket_path=path).returncode, 0)
+        ready = self.notify.wait_for("READY", READY_TIMEOUT_S)[-1]
+        self.assertEqual(ready[1], activator.pid)
+        self.assertIn(f"serving on unix:{path}", ready[0]["STATUS"])
+        for _ in range(3):  # every connection is accepted and served, not just the first
+            listed = self.ctl("vm", "list", socket_path=path)
+            self.assertEqual((listed.returncode, listed.stdout), (0, "no VMs\n"))
+        self.assertFalse(os.path.exists(unused), "--socket is not used under activation")
+
+        activator.send_signal(signal.SIGTERM)
+        self.assertEqual(activator.wait(timeout=EXIT_TIMEOUT_S), 0)
+        with open(log_path, encoding="utf-8", errors="replace") as log:
+            self.assertIn("(socket activation: accepting on the passed fd)", log.read())
+        self.assertTrue(os.path.exists(path), "the service manager's socket stays")
 
 
 if __name__ == "__main__":
