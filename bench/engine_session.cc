@@ -17,6 +17,22 @@ constexpr auto kCancellationPoll = std::chrono::milliseconds(200);
 
 }  // namespace
 
+vmm::VmRequestSpec BenchVmSpec(const std::string& name, const std::string& guest) {
+  vmm::VmRequestSpec spec;
+  spec.name = name;
+  spec.image = absl::StrCat("builtin:", guest);
+  spec.memory_mib = 16;
+  return spec;
+}
+
+absl::StatusOr<uint64_t> SymbolOf(const vmm::Vm& vm, const char* name) {
+  std::optional<vmm::GuestSymbol> symbol = vm.image().FindSymbol(name);
+  if (!symbol) {
+    return absl::NotFoundError(absl::StrCat("the guest image has no symbol ", name));
+  }
+  return symbol->address;
+}
+
 LogSubscriber::LogSubscriber(std::shared_ptr<const debug::EventLog> log, const Window& window,
                              Countdown& first_event)
     : log_(std::move(log)), window_(window), first_event_(first_event) {

@@ -20,6 +20,11 @@
 
 namespace pvm::bench {
 
+// The VM request every benchmark VM uses: builtin:`guest`, 16 MiB.
+vmm::VmRequestSpec BenchVmSpec(const std::string& name, const std::string& guest);
+// The address of a symbol of the VM's image; NOT_FOUND naming it.
+absl::StatusOr<uint64_t> SymbolOf(const vmm::Vm& vm, const char* name);
+
 // A StreamEvents follower without gRPC: the handler's own loop over the EventLog.
 class LogSubscriber {
  public:

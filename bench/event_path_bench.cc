@@ -48,21 +48,7 @@ constexpr uint64_t kDr7ExecDr0 = 0x401;
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
-vmm::VmRequestSpec KstepSpec(const std::string& name) {
-  vmm::VmRequestSpec spec;
-  spec.name = name;
-  spec.image = "builtin:kstep";
-  spec.memory_mib = 16;
-  return spec;
-}
-
-absl::StatusOr<uint64_t> SymbolOf(const vmm::Vm& vm, const char* name) {
-  std::optional<vmm::GuestSymbol> symbol = vm.image().FindSymbol(name);
-  if (!symbol) {
-    return absl::NotFoundError(absl::StrCat("kstep has no symbol ", name));
-  }
-  return symbol->address;
-}
+vmm::VmRequestSpec KstepSpec(const std::string& name) { return BenchVmSpec(name, "kstep"); }
 
 // ---- raw: KVM alone ----
 

@@ -52,22 +52,6 @@ constexpr uint64_t kDr7ExecDr2Dr3 = 0x450;
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
-vmm::VmRequestSpec Spec(const std::string& name, const std::string& guest) {
-  vmm::VmRequestSpec spec;
-  spec.name = name;
-  spec.image = absl::StrCat("builtin:", guest);
-  spec.memory_mib = 16;
-  return spec;
-}
-
-absl::StatusOr<uint64_t> SymbolOf(const vmm::Vm& vm, const char* name) {
-  std::optional<vmm::GuestSymbol> symbol = vm.image().FindSymbol(name);
-  if (!symbol) {
-    return absl::NotFoundError(absl::StrCat("no symbol ", name));
-  }
-  return symbol->address;
-}
-
 // A VM created (exactly as pvmd builds one) and never started: this thread owns
 // vCPU 0's fd. Deleted on destruction.
 class RawVm {
@@ -79,7 +63,7 @@ class RawVm {
     }
   }
   absl::Status Create(const std::string& guest) {
-    absl::StatusOr<std::shared_ptr<vmm::Vm>> vm = registry_.Create(Spec(name_, guest));
+    absl::StatusOr<std::shared_ptr<vmm::Vm>> vm = registry_.Create(BenchVmSpec(name_, guest));
     if (!vm.ok()) {
       return vm.status();
     }
@@ -265,7 +249,7 @@ absl::StatusOr<Sample> EngineTfStep(vmm::VmRegistry& registry, const debug::Debu
                                     uint32_t steps) {
   EngineSession session(registry, 1);
   SessionSpec spec;
-  spec.vm = Spec("engine-tf", "ustep");
+  spec.vm = BenchVmSpec("engine-tf", "ustep");
   spec.config = config;
   spec.breakpoint = {debug::BreakpointKind::kExec, 0, 1, false};
   spec.symbol = "ustep_i0";
@@ -318,13 +302,13 @@ int Main(double seconds, int runs) {
   Row engine_watch_native{"engine", "trace write watch, counter", 1};
   Row engine_watch_emulated{"engine", "trace write watch, kcounter", 1};
   SessionSpec bp_spec;
-  bp_spec.vm = Spec("engine-bp", "ustep");
+  bp_spec.vm = BenchVmSpec("engine-bp", "ustep");
   bp_spec.config = config;
   bp_spec.breakpoint = {debug::BreakpointKind::kExec, 0, 1, true};
   bp_spec.symbol = "ustep_i0";
   auto watch_spec = [&](const std::string& guest) {
     SessionSpec spec;
-    spec.vm = Spec(absl::StrCat("engine-watch-", guest), guest);
+    spec.vm = BenchVmSpec(absl::StrCat("engine-watch-", guest), guest);
     spec.config = config;
     spec.breakpoint = {debug::BreakpointKind::kWrite, 0, 8, true};
     spec.symbol = "counter_value";
