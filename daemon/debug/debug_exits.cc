@@ -112,6 +112,16 @@ bool VmDebugger::Impl::Rearm(VcpuDebug& v, vmm::VcpuFd& fd) {
   return ApplyGuestDebug(v, fd).ok();
 }
 
+bool VmDebugger::Impl::EndStepAtHit(VcpuDebug& v, vmm::VcpuFd& fd) {
+  // A hit cuts a step short; whatever the step had disarmed is armed again.
+  if (!Rearm(v, fd)) {
+    return false;
+  }
+  v.mode = VcpuDebug::Mode::kRun;
+  v.steps_left = 0;
+  return true;
+}
+
 std::optional<vmm::ExitDecision> VmDebugger::Impl::StepOverPatchExclusively(uint32_t vcpu,
                                                                             vmm::VcpuFd& fd,
                                                                             Breakpoint& bp) {
@@ -139,12 +149,10 @@ std::optional<vmm::ExitDecision> VmDebugger::Impl::StepOverPatchExclusively(uint
       std::this_thread::yield();
     }
   }
-  v.mode = VcpuDebug::Mode::kStepOver;
-  if (!LiftPatch(bp).ok()) {
+  if (!PlanStepOver(v, bp).ok()) {
     EndExclusiveStep(vcpu);
     return Fail(vcpu, "could not step over a breakpoint");
   }
-  v.reinsert_id = bp.id;
   if (!BeginStep(v, fd).ok()) {
     EndExclusiveStep(vcpu);
     return Fail(vcpu, "could not step over a breakpoint");
@@ -335,14 +343,8 @@ std::optional<vmm::ExitDecision> VmDebugger::Impl::OnBreakpointHit(uint32_t vcpu
   VcpuDebug& v = *vcpus_[vcpu];
   bp.hits.fetch_add(1, std::memory_order_relaxed);
   const bool user_step = v.mode == VcpuDebug::Mode::kUserStep;
-  if (user_step) {
-    // A breakpoint cuts a step short; whatever the step had disarmed is armed again.
-    if (!Rearm(v, fd)) {
-      return vmm::ExitDecision{vmm::ExitAction::kFail,
-                               absl::StrCat("vCPU ", vcpu, ": could not re-arm a breakpoint")};
-    }
-    v.mode = VcpuDebug::Mode::kRun;
-    v.steps_left = 0;
+  if (user_step && !EndStepAtHit(v, fd)) {
+    return Fail(vcpu, "could not re-arm a breakpoint");
   }
   const bool fault_like = kind != EventKind::kWatchpoint;  // RIP still at the instruction
   const bool trace = !user_step && (mode_ == StopMode::kTrace || bp.spec.trace);
@@ -360,14 +362,8 @@ std::optional<vmm::ExitDecision> VmDebugger::Impl::OnBreakpointHit(uint32_t vcpu
       return StepOverPatchExclusively(vcpu, fd, bp);
     }
     // Step over the instruction under it once, then arm again (RF is ignored here).
-    v.mode = VcpuDebug::Mode::kStepOver;
-    if (bp.slot >= 0) {
-      v.disarmed_slot = bp.slot;
-    } else {
-      if (!LiftPatch(bp).ok()) {
-        return std::nullopt;
-      }
-      v.reinsert_id = bp.id;
+    if (!PlanStepOver(v, bp).ok()) {
+      return std::nullopt;
     }
     if (!BeginStep(v, fd).ok()) {
       return Fail(vcpu, "could not step over a breakpoint");
@@ -538,13 +534,8 @@ std::optional<vmm::ExitDecision> VmDebugger::Impl::OnWatchHits(uint32_t vcpu, vm
   if (!stop) {
     return kContinue;
   }
-  if (user_step) {
-    // A hit cuts a step short; whatever the step had disarmed is armed again.
-    if (!Rearm(v, fd)) {
-      return Fail(vcpu, "could not re-arm a breakpoint");
-    }
-    v.mode = VcpuDebug::Mode::kRun;
-    v.steps_left = 0;
+  if (user_step && !EndStepAtHit(v, fd)) {
+    return Fail(vcpu, "could not re-arm a breakpoint");
   }
   return StopAll(vcpu, StopCause::kWatchpoint, stopped_on->id,
                  absl::StrCat(EventKindName(EventKind::kWatchpoint), " ", stopped_on->id), rip,

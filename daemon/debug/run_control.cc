@@ -169,39 +169,30 @@ bool VmDebugger::Impl::ArmInterceptionLocked() {
   return true;
 }
 
-absl::Status VmDebugger::Impl::PlanResume(uint32_t vcpu) {
-  VcpuDebug& v = *vcpus_[vcpu];
+absl::StatusOr<Breakpoint*> VmDebugger::Impl::BreakpointUnderRip(uint32_t vcpu) {
+  const VcpuDebug& v = *vcpus_[vcpu];
   Breakpoint* bp = FindBreakpoint(v.breakpoint_id);
   if (v.cause != StopCause::kBreakpoint || bp == nullptr) {
-    return absl::OkStatus();  // nothing under RIP that would fire again
+    return nullptr;  // nothing under RIP that would fire again
   }
   absl::StatusOr<kvm_regs> regs = vm_.vcpus()[vcpu]->fd().GetRegs();
   if (!regs.ok()) {
     return regs.status();
   }
-  if (regs->rip != bp->spec.address) {
-    return absl::OkStatus();  // the user moved RIP away from it
+  return regs->rip == bp->spec.address ? bp : nullptr;  // else the user moved RIP away
+}
+
+absl::Status VmDebugger::Impl::PlanResume(uint32_t vcpu) {
+  absl::StatusOr<Breakpoint*> bp = BreakpointUnderRip(vcpu);
+  if (!bp.ok() || *bp == nullptr) {
+    return bp.status();
   }
-  v.mode = VcpuDebug::Mode::kStepOver;
-  if (bp->slot >= 0) {
-    v.disarmed_slot = bp->slot;
-  } else {
-    if (absl::Status s = LiftPatch(*bp); !s.ok()) {
-      return s;
-    }
-    v.reinsert_id = bp->id;
-  }
-  return absl::OkStatus();
+  return PlanStepOver(*vcpus_[vcpu], **bp);
 }
 
 bool VmDebugger::Impl::StoppedOnPatch(uint32_t vcpu) {
-  const VcpuDebug& v = *vcpus_[vcpu];
-  const Breakpoint* bp = FindBreakpoint(v.breakpoint_id);
-  if (v.cause != StopCause::kBreakpoint || bp == nullptr || !bp->patched) {
-    return false;
-  }
-  absl::StatusOr<kvm_regs> regs = vm_.vcpus()[vcpu]->fd().GetRegs();
-  return regs.ok() && regs->rip == bp->spec.address;
+  absl::StatusOr<Breakpoint*> bp = BreakpointUnderRip(vcpu);
+  return bp.ok() && *bp != nullptr && (*bp)->patched;
 }
 
 absl::StatusOr<bool> VmDebugger::Impl::StepOffPatchAlone(uint32_t vcpu) {

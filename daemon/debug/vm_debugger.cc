@@ -237,6 +237,19 @@ absl::Status VmDebugger::Impl::RestoreByte(const Breakpoint& bp) {
   return vm_.memory().Write(bp.gpa, std::span(&original, 1));
 }
 
+absl::Status VmDebugger::Impl::PlanStepOver(VcpuDebug& v, Breakpoint& bp) {
+  v.mode = VcpuDebug::Mode::kStepOver;
+  if (bp.slot >= 0) {
+    v.disarmed_slot = bp.slot;
+    return absl::OkStatus();
+  }
+  if (absl::Status s = LiftPatch(bp); !s.ok()) {
+    return s;
+  }
+  v.reinsert_id = bp.id;
+  return absl::OkStatus();
+}
+
 absl::Status VmDebugger::Impl::LiftPatch(Breakpoint& bp) {
   std::lock_guard lock(patch_mu_);
   if (bp.steppers == 0) {

@@ -154,6 +154,8 @@ class VmDebugger::Impl {
   Breakpoint* SoftwareBreakpointAt(uint64_t gva, uint32_t vcpu, vmm::VcpuFd& fd);
   // Re-arms what a step-over disarmed. Returns false if KVM refused.
   bool Rearm(VcpuDebug& v, vmm::VcpuFd& fd);
+  // A user step ends at a breakpoint or watchpoint: Rearm, back to running mode.
+  bool EndStepAtHit(VcpuDebug& v, vmm::VcpuFd& fd);
   // An exit at the guest's #BP or #DB handler entry (interception).
   std::optional<vmm::ExitDecision> OnInterceptedException(uint32_t vcpu, vmm::VcpuFd& fd,
                                                           int vector);
@@ -192,6 +194,8 @@ class VmDebugger::Impl {
   // With all parked: arranges for a stopped vCPU to step over the breakpoint it
   // stopped on (slot disarmed or byte restored, one single-step), if still there.
   absl::Status PlanResume(uint32_t vcpu);
+  // The breakpoint the vCPU stopped on, if RIP is still at it (nullptr otherwise).
+  absl::StatusOr<Breakpoint*> BreakpointUnderRip(uint32_t vcpu);
   // With all parked, for a vCPU stopped on a software breakpoint: runs it alone for
   // the one instruction under the breakpoint (original byte in place, INT3 back
   // after it) while every other vCPU stays parked, so none of them can run past the
@@ -218,6 +222,9 @@ class VmDebugger::Impl {
   // A vCPU is about to step over bp's instruction: the original byte goes in (if no
   // other vCPU has put it there already). Either thread; takes patch_mu_.
   absl::Status LiftPatch(Breakpoint& bp);
+  // The next run of v is one instruction over bp: its slot disarmed for v, or its
+  // INT3 lifted (LiftPatch) and re-patched after (Rearm). Either thread.
+  absl::Status PlanStepOver(VcpuDebug& v, Breakpoint& bp);
   // That vCPU has stepped: the INT3 goes back once no other vCPU still steps.
   absl::Status Repatch(Breakpoint& bp);
   BreakpointInfo InfoOf(const Breakpoint& bp) const;
