@@ -27,7 +27,7 @@ absl::StatusOr<DaemonOptions> ParseDaemonOptions(int argc, char** argv, int* exi
   app.add_option("--guest-dir", options.guest_dir,
                  "Directory of built-in guests (builtin:NAME is NAME.elf there)");
   app.add_option("--kvm-device", options.kvm_device, "KVM device")->capture_default_str();
-  app.add_option("--module", options.module_name, "PVM module name as in /sys/module")
+  app.add_option("--module", options.module.name, "PVM module name as in /sys/module")
       ->capture_default_str();
   app.add_option("--max-vms", options.limits.max_vms, "Most VMs at once")
       ->capture_default_str()

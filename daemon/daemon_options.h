@@ -2,20 +2,50 @@
 #ifndef PVMD_DAEMON_DAEMON_OPTIONS_H_
 #define PVMD_DAEMON_DAEMON_OPTIONS_H_
 
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "daemon/vmm/vm_registry.h"
 
 namespace pvm {
 
+// Who may call over the unix socket (SO_PEERCRED): root always; members of
+// `groups` may call everything, members of `read_only_groups` only Get/List/Stream.
+struct AccessOptions {
+  std::vector<std::string> groups = {"pvm"};
+  std::vector<std::string> read_only_groups;
+};
+
+// TCP for orchestrators: mutual TLS, or plain TCP on loopback with insecure_tcp.
+struct TcpOptions {
+  std::string listen_address;  // HOST:PORT; empty: no TCP listener
+  std::string tls_cert;        // PEM server certificate chain
+  std::string tls_key;         // PEM private key
+  std::string tls_client_ca;   // PEM CA that client certificates must chain to
+  bool insecure_tcp = false;
+};
+
+struct ModuleOptions {
+  std::string name = "kvm_pvm";  // as in /sys/module
+  std::string parameters;        // passed to the module when pvmd loads it, "a=1 b=2"
+  bool load = true;              // load it when it is a loadable module that is absent
+};
+
 struct DaemonOptions {
+  std::string config_path = "/etc/pvmd/pvmd.conf";
   std::string socket_path = "/run/pvmd/pvmd.sock";
   unsigned socket_mode = 0660;
+  std::string socket_group = "pvm";  // group owner of a socket pvmd creates; empty: keep
+  AccessOptions access;
+  TcpOptions tcp;
   std::string guest_dir;  // built-in guests; empty: the installed or build-tree default
   std::string kvm_device = "/dev/kvm";
-  std::string module_name = "kvm_pvm";
+  ModuleOptions module;
   vmm::VmLimits limits;
+  size_t event_ring_size = 4096;         // debug events kept per VM
+  uint32_t max_subscribers_per_vm = 64;  // concurrent StreamEvents per VM
 };
 
 // Parses argv. `exit_code` is set when the process should end at once (--help,

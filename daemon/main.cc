@@ -88,13 +88,13 @@ int Run(const DaemonOptions& options) {
   const sigset_t shutdown_signals = BlockShutdownSignals();
   const ServiceNotifier notifier;
 
-  host::ModuleStatus module = host::DetectModule(options.module_name);
+  host::ModuleStatus module = host::DetectModule(options.module.name);
   LogDaemon(LogPriority::kInfo, "module ", module.name, ": ", host::ModuleStateName(module.state),
             " (", module.detail, ")");
   absl::StatusOr<vmm::Kvm> kvm = vmm::Kvm::Open(options.kvm_device);
   if (!kvm.ok()) {
     LogDaemon(LogPriority::kError, "cannot use KVM: ", kvm.status().message(),
-              "; is the PVM module (", options.module_name, ") loaded?");
+              "; is the PVM module (", options.module.name, ") loaded?");
     notifier.Failed(absl::StrCat("cannot use KVM: ", kvm.status().message()), ENODEV);
     return 1;
   }
