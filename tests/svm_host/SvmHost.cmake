@@ -32,9 +32,10 @@ function(pvm_add_svm_host_test)
   add_test(NAME ${S_NAME}
            COMMAND ${PVM_SVM_HOST_RUN} ${CMAKE_BINARY_DIR}/svm-host/${S_NAME} ${S_TIMEOUT} --
                    $<TARGET_FILE:${S_TARGET}> ${S_ARGS})
-  # The script allows 90 s for boot and power-off on top of the program's bound, and
-  # boots a second time when the emulated host itself hangs.
-  math(EXPR ctest_timeout "2 * (${S_TIMEOUT} + 90) + 20")
+  # The script allows 90 s for boot and power-off on top of the program's bound, boots
+  # a second time when the emulated host itself hangs, and runs failed gtest cases once
+  # more: at most four boots.
+  math(EXPR ctest_timeout "4 * (${S_TIMEOUT} + 90) + 20")
   set_tests_properties(${S_NAME} PROPERTIES
     LABELS "svm_host;kvm"
     TIMEOUT ${ctest_timeout}

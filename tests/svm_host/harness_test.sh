@@ -49,4 +49,27 @@ expect "probe: cpu has svm"
 expect "probe: marker payload-$$"
 expect "svm_host: exit status 3"
 grep '^svm_host: QEMU boot' "$work/out.txt"
+
+# A failed gtest case runs once more alone (the emulated host's rare stalls); a case
+# that fails again fails the test, one that passes on the second run says so.
+# The fake "gtest" fails unless given exactly the filter of its one failed case,
+# or fails always.
+flaky='
+echo "[  FAILED  ] Fake/Suite.Case/0, where GetParam() = 1 (5 ms)"
+[ "$2" = "--gtest_filter=Fake/Suite.Case/0" ] && [ "$1" = flaky ] && exit 0
+exit 1'
+for mode in flaky broken; do
+  rc=0
+  "$here/svm_host_run.sh" "$work/$mode" 60 -- /bin/sh -c "$flaky" probe "$mode" \
+    >"$work/out.txt" 2>&1 || rc=$?
+  grep -qF "failed [Fake/Suite.Case/0] (exit 1;" "$work/out.txt" ||
+    fail "$mode: no retry of the failed case"
+  if [[ $mode == flaky ]]; then
+    [[ $rc == 0 ]] || fail "flaky: exit $rc although the retry passed"
+    grep -qF "passed on the second run" "$work/out.txt" || fail "flaky: the retry's pass is not said"
+  else
+    [[ $rc == 1 ]] || fail "broken: exit $rc although the case failed twice"
+    ! grep -qF "passed on the second run" "$work/out.txt" || fail "broken: claims a pass"
+  fi
+done
 echo "svm_host_harness: PASS"

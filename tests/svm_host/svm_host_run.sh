@@ -166,11 +166,14 @@ done
 
 # POSIX single quotes: safe for any argument (e.g. gtest filters with * and :).
 quote() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
-{
-  printf 'exec'
-  for a in "$program" "$@"; do printf ' %s' "$(quote "$a")"; done
-  printf '\n'
-} >"$root/svm_host/cmd.sh"
+write_cmd() {
+  {
+    printf 'exec'
+    for a in "$program" "$@"; do printf ' %s' "$(quote "$a")"; done
+    printf '\n'
+  } >"$root/svm_host/cmd.sh"
+}
+write_cmd "$@"
 {
   echo "export PATH=/bin HOME=/tmp TMPDIR=/tmp SVM_HOST_TIMEOUT=$timeout_s"
   for v in CI ${PVM_SVM_HOST_ENV:-} $(compgen -e | grep '^GTEST_' || true); do
@@ -178,7 +181,8 @@ quote() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
   done
 } >"$root/svm_host/env.sh"
 # Uncompressed: unpacking a gzip inside would run under emulation.
-(cd "$root" && find . | cpio -o -H newc --quiet) >"$work/initrd.cpio"
+pack_initrd() { (cd "$root" && find . | cpio -o -H newc --quiet) >"$work/initrd.cpio"; }
+pack_initrd
 
 # Boot.  The host bound covers boot and module load on top of the program's own.
 smp=${PVM_SVM_HOST_SMP:-2}
@@ -197,22 +201,43 @@ boot() {
   # SeaBIOS leaves terminal escapes in front of the first line of init.
   sed 's/\r//g; s/\x1b\[[0-9;?]*[A-Za-z]//g; s/\x1b[c=>]//g' "$console" >"$work/console.txt"
 }
-boot
-# No power-off means the emulated kernel itself hung: the program runs under its own
-# timeout inside, which powers off when it fires. Seen rarely under TCG with nested
-# SVM (soft lockups, RCU stalls), never for a program's own hang; one more boot,
-# said out loud, with the first console kept.
-if [[ $rc == 124 ]]; then
-  cp "$work/console.txt" "$work/console-hung.txt"
-  echo "svm_host: the SVM host hung (no power-off within $host_timeout s; console in" \
-    "$work/console-hung.txt, last line: $(tail -n1 "$work/console-hung.txt")); booting once more" >&2
+boot_to_verdict() {
   boot
-fi
-[[ $rc == 124 ]] && fail "QEMU did not power off within $host_timeout s, twice"
-[[ $rc == 0 ]] || fail "QEMU exited with $rc"
+  # No power-off means the emulated kernel itself hung: the program runs under its own
+  # timeout inside, which powers off when it fires. Seen rarely under TCG with nested
+  # SVM (soft lockups, RCU stalls), never for a program's own hang; one more boot,
+  # said out loud, with the first console kept.
+  if [[ $rc == 124 ]]; then
+    cp "$work/console.txt" "$work/console-hung.txt"
+    echo "svm_host: the SVM host hung (no power-off within $host_timeout s; console in" \
+      "$work/console-hung.txt, last line: $(tail -n1 "$work/console-hung.txt")); booting once more" >&2
+    boot
+  fi
+  [[ $rc == 124 ]] && fail "QEMU did not power off within $host_timeout s, twice"
+  [[ $rc == 0 ]] || fail "QEMU exited with $rc"
+  verdict=$(sed -n 's/^svm_host: exit status \([0-9]*\)$/\1/p' "$work/console.txt" | head -n1)
+  [[ -n $verdict ]] || fail "no verdict from the SVM host"
+}
+boot_to_verdict
 
-verdict=$(sed -n 's/^svm_host: exit status \([0-9]*\)$/\1/p' "$work/console.txt" | head -n1)
-[[ -n $verdict ]] || fail "no verdict from the SVM host"
+# A gtest case that failed is run once more, alone, in a fresh host: under TCG a
+# nested L2 vCPU has been seen to stop making progress for a minute (once in many
+# runs: a kcounter bystander printed nothing for 60 s, the rest of the host went on).
+# A real bug fails twice; the first failure stays in console-first-failure.txt and
+# the retry is said out loud in the log.
+failed_cases=$(sed -n 's/^\[  FAILED  \] \([A-Za-z0-9_/.]*\)\(, where .*\)\? (.*$/\1/p' "$work/console.txt" |
+  sort -u | paste -sd: -)
+if [[ $verdict != 0 && -n $failed_cases && ${PVM_SVM_HOST_RETRY:-1} == 1 ]]; then
+  cp "$work/console.txt" "$work/console-first-failure.txt"
+  echo "svm_host: RETRY: $(basename "$program") failed [$failed_cases] (exit $verdict; output in" \
+    "$work/console-first-failure.txt, printed below); running only those once more" >&2
+  sed -n '/^svm_host: program start$/,/^svm_host: exit status /p' "$work/console-first-failure.txt" >&2
+  write_cmd "$@" "--gtest_filter=$failed_cases"
+  pack_initrd
+  boot_to_verdict
+  [[ $verdict == 0 ]] && echo "svm_host: RETRY: [$failed_cases] passed on the second run (a flake" \
+    "of the emulated host, not hidden: see above)" >&2
+fi
 # PROGRAM's own output, for the ctest log.
 sed -n '/^svm_host: program start$/,/^svm_host: exit status /p' "$work/console.txt"
 if [[ $verdict != 0 ]]; then
