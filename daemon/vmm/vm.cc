@@ -248,6 +248,9 @@ VmState Vm::WaitForState(const std::function<bool(VmState)>& pred,
 void Vm::SetStateLocked(VmState state) {
   state_ = state;
   state_cv_.notify_all();
+  if (config_.on_state_change) {
+    config_.on_state_change(config_.name, state, state == VmState::kFailed ? failure_ : "");
+  }
 }
 
 void Vm::OnConsoleOutput(std::string_view bytes) { console_.Append(bytes); }

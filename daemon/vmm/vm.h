@@ -28,6 +28,11 @@
 
 namespace pvm::vmm {
 
+// Told of every state change, with the VM's lock held (so changes arrive in order):
+// it must not call back into the VM. `failure` is set for kFailed.
+using VmStateObserver =
+    std::function<void(const std::string& vm_name, VmState state, const std::string& failure)>;
+
 struct VmConfig {
   std::string name;
   uint32_t vcpus = 1;
@@ -36,6 +41,7 @@ struct VmConfig {
   std::vector<std::byte> image;
   std::vector<int> cpu_affinity;  // host CPUs for every vCPU thread; empty: any
   size_t console_capacity = 64 * 1024;
+  VmStateObserver on_state_change;  // may be empty
 };
 
 struct VcpuSnapshot {

@@ -75,6 +75,7 @@ absl::StatusOr<VmConfig> VmRegistry::BuildConfig(const VmRequestSpec& spec) cons
     return s;
   }
   config.console_capacity = limits_.console_capacity;
+  config.on_state_change = state_observer_;
   config.image_label = spec.image;
 
   absl::StatusOr<std::string> path = catalog_.Resolve(spec.image);
@@ -128,6 +129,10 @@ absl::StatusOr<std::shared_ptr<Vm>> VmRegistry::Get(const std::string& name) con
     return absl::NotFoundError(absl::StrCat("no VM named '", name, "'"));
   }
   return it->second;
+}
+
+void VmRegistry::SetStateObserver(VmStateObserver observer) {
+  state_observer_ = std::move(observer);
 }
 
 std::vector<std::shared_ptr<Vm>> VmRegistry::List() const {

@@ -55,6 +55,11 @@ class VmRegistry {
   // Deletes every VM (daemon shutdown).
   void DeleteAll();
 
+  // Every VM created from now on reports its state changes here (the daemon logs
+  // them, guest-caused ones included: a halt or a triple fault has no request).
+  // Set before the first Create: it is read without the lock.
+  void SetStateObserver(VmStateObserver observer);
+
   const VmLimits& limits() const { return limits_; }
   const ImageCatalog& catalog() const { return catalog_; }
 
@@ -64,6 +69,7 @@ class VmRegistry {
   const Kvm& kvm_;
   const ImageCatalog catalog_;
   const VmLimits limits_;
+  VmStateObserver state_observer_;
   mutable std::mutex mu_;
   // A null entry is a name reserved by a Create still in progress.
   std::map<std::string, std::shared_ptr<Vm>> vms_;

@@ -7,7 +7,11 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <string>
+#include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "daemon/vmm/kvm.h"
 #include "tests/integration/guest_harness.h"
 #include "tests/integration/guest_test.h"
@@ -132,6 +136,27 @@ TEST_F(VmRegistryTest, RefusesVmsBeyondTheLimit) {
   ExpectRefused(Spec("c", "builtin:hello"), absl::StatusCode::kResourceExhausted, "limit of 2 VMs");
   ASSERT_TRUE(registry_->Delete("a").ok());
   EXPECT_TRUE(registry_->Create(Spec("c", "builtin:hello")).ok());
+}
+
+TEST_F(VmRegistryTest, TheObserverHearsEveryStateChangeGuestCausedOnesIncluded) {
+  std::mutex mu;
+  std::vector<std::string> heard;
+  registry_->SetStateObserver(
+      [&](const std::string& name, vmm::VmState state, const std::string& failure) {
+        std::lock_guard lock(mu);
+        heard.push_back(absl::StrCat(name, " ", vmm::VmStateName(state), failure.empty() ? "" : " ",
+                                     failure.empty() ? "" : "(failure)"));
+      });
+  std::shared_ptr<vmm::Vm> counter = StartGuest("watched", "counter");
+  ASSERT_NE(counter, nullptr);
+  ASSERT_TRUE(counter->Pause().ok());
+  ASSERT_TRUE(counter->Resume().ok());
+  std::shared_ptr<vmm::Vm> fault = StartGuest("faulty", "fault");
+  ASSERT_NE(fault, nullptr);
+  ASSERT_EQ(WaitForVmState(*fault, vmm::VmState::kFailed), vmm::VmState::kFailed);
+  std::lock_guard lock(mu);
+  EXPECT_THAT(heard, ::testing::ElementsAre("watched running", "watched paused", "watched running",
+                                            "faulty running", "faulty failed (failure)"));
 }
 
 TEST_F(VmRegistryTest, UnknownVmsAreNotFound) {
