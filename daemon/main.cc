@@ -121,6 +121,10 @@ int Run(const DaemonOptions& options) {
   limits.max_vcpus_per_vm = std::min<uint32_t>(
       limits.max_vcpus_per_vm, static_cast<uint32_t>(kvm->capabilities().max_vcpus));
   vmm::VmRegistry registry(*kvm, vmm::ImageCatalog(options.guest_dir), limits);
+  registry.SetStateObserver(
+      [](const std::string& vm_name, vmm::VmState state, const std::string& failure) {
+        LogInfo(vm_name, "now ", vmm::VmStateName(state), failure.empty() ? "" : ": ", failure);
+      });
   api::HostServiceImpl host_service(*kvm, module, debug_caps);
   api::VmServiceImpl vm_service(registry);
   api::DebugServiceImpl debug_service(registry, debug_config);
@@ -169,8 +173,8 @@ int Run(const DaemonOptions& options) {
   }
   LogDaemon(LogPriority::kNotice, "pvmd ", PVMD_VERSION, " listening on unix:", socket_path,
             *activated ? " (socket activation: accepting on the passed fd)" : "");
-  notifier.Ready(absl::StrCat("serving on unix:", socket_path, "; module ", module.name,
-                              " ", host::ModuleStateName(module.state), "; KVM API ",
+  notifier.Ready(absl::StrCat("serving on unix:", socket_path, "; module ", module.name, " ",
+                              host::ModuleStateName(module.state), "; KVM API ",
                               kvm->capabilities().api_version));
 
   // The main loop: signals, and the watchdog ping while healthy.

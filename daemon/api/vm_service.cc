@@ -25,9 +25,8 @@ grpc::Status Lifecycle(vmm::VmRegistry& registry, const std::string& name, Lifec
     LogRefused(verb, name, s);
     return ToGrpcStatus(s);
   }
-  const vmm::VmSnapshot snapshot = (*vm)->Snapshot();
-  LogInfo(name, verb, ": now ", vmm::VmStateName(snapshot.state));
-  ToProto(snapshot, response);
+  // The new state is logged by the daemon's state observer.
+  ToProto((*vm)->Snapshot(), response);
   return grpc::Status::OK;
 }
 
@@ -55,7 +54,6 @@ grpc::Status VmServiceImpl::CreateVm(grpc::ServerContext*, const pvm::v1::Create
     if (absl::Status s = (*vm)->Start(); !s.ok()) {
       return ToGrpcStatus(s);
     }
-    LogInfo(spec.name, "started");
   }
   ToProto((*vm)->Snapshot(), response);
   return grpc::Status::OK;

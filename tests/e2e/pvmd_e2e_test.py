@@ -536,6 +536,14 @@ class VmLifecycleTest(PvmdTestCase):
 
         self.assertEqual(self.show_vm("bystander")["state"], "running")
         self.ctl_ok("host", "info")
+        # One log line per lifecycle change, the one no request caused included.
+        lines = self.daemon.log().splitlines()
+        fault_lines = [line for line in lines if line.startswith("<6>fault: ")]
+        self.assertEqual(fault_lines[0], "<6>fault: created from builtin:fault with 1 vCPU(s)",
+                         self.daemon.log())
+        self.assertEqual(fault_lines[1], "<6>fault: now running", self.daemon.log())
+        self.assertRegex(fault_lines[2], r"^<6>fault: now failed: .*triple fault", self.daemon.log())
+        self.assertEqual(len(fault_lines), 3, self.daemon.log())
 
     def test_smp_guest_runs_four_vcpus(self):
         vm = self.create_vm("smp", "builtin:smp", "--vcpus", "4", "--start")
