@@ -144,8 +144,8 @@ TEST_F(VmRegistryTest, TheObserverHearsEveryStateChangeGuestCausedOnesIncluded) 
   registry_->SetStateObserver(
       [&](const std::string& name, vmm::VmState state, const std::string& failure) {
         std::lock_guard lock(mu);
-        heard.push_back(absl::StrCat(name, " ", vmm::VmStateName(state), failure.empty() ? "" : " ",
-                                     failure.empty() ? "" : "(failure)"));
+        heard.push_back(
+            absl::StrCat(name, " ", vmm::VmStateName(state), failure.empty() ? "" : " (failure)"));
       });
   std::shared_ptr<vmm::Vm> counter = StartGuest("watched", "counter");
   ASSERT_NE(counter, nullptr);

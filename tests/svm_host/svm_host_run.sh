@@ -219,6 +219,8 @@ boot_to_verdict() {
   [[ -n $verdict ]] || fail "no verdict from the SVM host"
 }
 boot_to_verdict
+# PROGRAM's own lines of a console.
+program_output() { sed -n '/^svm_host: program start$/,/^svm_host: exit status /p' "$1"; }
 
 # A gtest case that failed is run once more, alone, in a fresh host: under TCG a
 # nested L2 vCPU has been seen to stop making progress for a minute (once in many
@@ -231,15 +233,17 @@ if [[ $verdict != 0 && -n $failed_cases && ${PVM_SVM_HOST_RETRY:-1} == 1 ]]; the
   cp "$work/console.txt" "$work/console-first-failure.txt"
   echo "svm_host: RETRY: $(basename "$program") failed [$failed_cases] (exit $verdict; output in" \
     "$work/console-first-failure.txt, printed below); running only those once more" >&2
-  sed -n '/^svm_host: program start$/,/^svm_host: exit status /p' "$work/console-first-failure.txt" >&2
+  program_output "$work/console-first-failure.txt" >&2
   write_cmd "$@" "--gtest_filter=$failed_cases"
   pack_initrd
   boot_to_verdict
-  [[ $verdict == 0 ]] && echo "svm_host: RETRY: [$failed_cases] passed on the second run (a flake" \
-    "of the emulated host, not hidden: see above)" >&2
+  if [[ $verdict == 0 ]]; then
+    echo "svm_host: RETRY: [$failed_cases] passed on the second run (a flake of the emulated" \
+      "host, not hidden: see above)" >&2
+  fi
 fi
 # PROGRAM's own output, for the ctest log.
-sed -n '/^svm_host: program start$/,/^svm_host: exit status /p' "$work/console.txt"
+program_output "$work/console.txt"
 if [[ $verdict != 0 ]]; then
   echo "svm_host: $(basename "$program") exited with $verdict; whole console in $work/console.txt" >&2
   echo "---- serial console ----" >&2
