@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "client/channel.h"
 
@@ -47,10 +48,34 @@ CommandLine::CommandLine(const EnvLookup& env)
   app_.require_subcommand(1);
   app_.set_version_flag("--version", PVMCTL_VERSION);
 
-  app_.add_option("--socket", global_.socket_path, "pvmd's unix socket (env PVMD_SOCKET)")
-      ->type_name("PATH")
-      ->capture_default_str()
-      ->check(NonEmpty);
+  CLI::Option* socket =
+      app_.add_option("--socket", global_.socket_path, "pvmd's unix socket (env PVMD_SOCKET)")
+          ->type_name("PATH")
+          ->capture_default_str()
+          ->check(NonEmpty);
+  CLI::Option* address =
+      app_.add_option("--address", global_.address,
+                      "pvmd over TCP instead of the socket (pvmd --listen): TLS with --tls-*, "
+                      "plain TCP without (pvmd --insecure-tcp)")
+          ->type_name("HOST:PORT")
+          ->check(NonEmpty)
+          ->excludes(socket);
+  app_.add_option("--tls-ca", global_.tls_ca,
+                  "PEM CA that signed pvmd's certificate (default: the system's roots)")
+      ->type_name("FILE")
+      ->check(CLI::ExistingFile)
+      ->needs(address);
+  CLI::Option* tls_cert = app_.add_option("--tls-cert", global_.tls_cert,
+                                          "PEM client certificate (chain) for pvmd's client CA")
+                              ->type_name("FILE")
+                              ->check(CLI::ExistingFile)
+                              ->needs(address);
+  CLI::Option* tls_key = app_.add_option("--tls-key", global_.tls_key, "PEM key of --tls-cert")
+                             ->type_name("FILE")
+                             ->check(CLI::ExistingFile)
+                             ->needs(address);
+  tls_cert->needs(tls_key);
+  tls_key->needs(tls_cert);
   // A string checked against the names, which reads better in --help and in the
   // error than CLI11's enum mapping.
   app_.add_option_function<std::string>(
@@ -85,9 +110,35 @@ std::optional<int> CommandLine::Parse(int argc, const char* const argv[], std::o
   return std::nullopt;
 }
 
-std::string ErrorLine(const absl::Status& status, absl::string_view target) {
+client::ConnectionOptions ConnectionFor(const GlobalOptions& global) {
+  client::ConnectionOptions connection{.rpc_timeout = global.rpc_timeout};
+  if (global.address.empty()) {
+    connection.target = client::UnixSocketTarget(global.socket_path);
+    return connection;
+  }
+  connection.target = global.address;
+  if (!global.tls_ca.empty() || !global.tls_cert.empty() || !global.tls_key.empty()) {
+    connection.tls =
+        client::TlsFiles{.ca = global.tls_ca, .cert = global.tls_cert, .key = global.tls_key};
+  }
+  return connection;
+}
+
+std::string ErrorLine(const absl::Status& status, absl::string_view target, bool tls) {
   if (status.code() == absl::StatusCode::kUnavailable) {
-    return absl::StrCat("pvmctl: cannot reach pvmd at ", target, ": ", status.message());
+    // A server that refuses our certificate closes the connection during the
+    // handshake, which gRPC reports as "Socket closed" (or names OpenSSL's reason when
+    // the client refused the server's): say what to check first.
+    const bool handshake = tls && (absl::StrContains(status.message(), "Socket closed") ||
+                                   absl::StrContains(status.message(), "andshake") ||
+                                   absl::StrContains(status.message(), "SSL") ||
+                                   absl::StrContains(status.message(), "ertificate"));
+    return absl::StrCat("pvmctl: cannot reach pvmd at ", target,
+                        handshake ? " (TLS handshake failed: pvmd needs a --tls-cert/--tls-key "
+                                    "its client CA signed, and --tls-ca must have signed pvmd's "
+                                    "certificate)"
+                                  : "",
+                        ": ", status.message());
   }
   return absl::StrCat("pvmctl: ", absl::StatusCodeToString(status.code()), ": ", status.message());
 }
@@ -98,13 +149,13 @@ int RunPvmctl(int argc, const char* const argv[], const ProcessContext& process)
     return *exit_status;
   }
   const GlobalOptions& global = command_line.global();
-  const client::ConnectionOptions connection = {
-      .target = client::UnixSocketTarget(global.socket_path),
-      .rpc_timeout = global.rpc_timeout,
-  };
+  const client::ConnectionOptions connection = ConnectionFor(global);
+  const bool tls = connection.tls.has_value();
   absl::StatusOr<client::PvmClient> client = client::PvmClient::Connect(connection, process.stop);
   if (!client.ok()) {
-    process.err << ErrorLine(client.status(), connection.target) << "\n";
+    // Options that can never work (an unreadable TLS file): no server said anything,
+    // so no status code either.
+    process.err << "pvmctl: " << client.status().message() << "\n";
     return kExitFailure;
   }
   CommandContext context = {
@@ -119,7 +170,7 @@ int RunPvmctl(int argc, const char* const argv[], const ProcessContext& process)
     process.err << "pvmctl: interrupted\n";
     return kExitInterrupted;
   }
-  process.err << ErrorLine(status, connection.target) << "\n";
+  process.err << ErrorLine(status, connection.target, tls) << "\n";
   return kExitFailure;
 }
 

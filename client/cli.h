@@ -13,6 +13,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "client/channel.h"
 #include "client/command.h"
 
 namespace pvm::ctl {
@@ -28,6 +29,10 @@ std::optional<std::string> ProcessEnvironment(const std::string& name);
 
 struct GlobalOptions {
   std::string socket_path;
+  std::string address;  // HOST:PORT: TCP instead of the socket
+  std::string tls_ca;   // with any --tls-*: TLS over TCP
+  std::string tls_cert;
+  std::string tls_key;
   OutputFormat output = OutputFormat::kText;
   absl::Duration rpc_timeout = absl::Seconds(10);
 };
@@ -54,10 +59,15 @@ class CommandLine {
   CLI::App app_;  // last: its callbacks refer to the members above
 };
 
+// Where the global options point: the unix socket, or --address over TCP (with TLS
+// when any --tls-* is given).
+client::ConnectionOptions ConnectionFor(const GlobalOptions& global);
+
 // The line pvmctl prints for a failed command, without the newline:
 // "pvmctl: NOT_FOUND: no VM named 'vm-9'", or for UNAVAILABLE
-// "pvmctl: cannot reach pvmd at unix:/run/pvmd/pvmd.sock: <message>".
-std::string ErrorLine(const absl::Status& status, absl::string_view target);
+// "pvmctl: cannot reach pvmd at unix:/run/pvmd/pvmd.sock: <message>" (over TLS with
+// a hint at the certificates when the handshake failed).
+std::string ErrorLine(const absl::Status& status, absl::string_view target, bool tls = false);
 
 struct ProcessContext {
   std::ostream& out;

@@ -1,4 +1,5 @@
-// pvmd's command line.
+// pvmd's options: defaults here, then the config file (daemon/config_file.h), then
+// the command line, each overriding the one before.
 #ifndef PVMD_DAEMON_DAEMON_OPTIONS_H_
 #define PVMD_DAEMON_DAEMON_OPTIONS_H_
 
@@ -16,6 +17,7 @@ namespace pvm {
 struct AccessOptions {
   std::vector<std::string> groups = {"pvm"};
   std::vector<std::string> read_only_groups;
+  bool operator==(const AccessOptions&) const = default;
 };
 
 // TCP for orchestrators: mutual TLS, or plain TCP on loopback with insecure_tcp.
@@ -25,13 +27,30 @@ struct TcpOptions {
   std::string tls_key;         // PEM private key
   std::string tls_client_ca;   // PEM CA that client certificates must chain to
   bool insecure_tcp = false;
+  bool operator==(const TcpOptions&) const = default;
 };
 
 struct ModuleOptions {
   std::string name = "kvm_pvm";  // as in /sys/module
   std::string parameters;        // passed to the module when pvmd loads it, "a=1 b=2"
   bool load = true;              // load it when it is a loadable module that is absent
+  bool operator==(const ModuleOptions&) const = default;
 };
+
+// What the flags and the config file accept, so both refuse the same values.
+template <typename T>
+struct OptionRange {
+  T min;
+  T max;
+};
+inline constexpr OptionRange<uint32_t> kMaxVmsRange{1, 4096};
+inline constexpr OptionRange<uint32_t> kMaxVcpusRange{1, 1024};
+inline constexpr OptionRange<uint64_t> kMemoryMibRange{2, 8192};
+inline constexpr OptionRange<uint64_t> kImageMibRange{1, 1024};
+inline constexpr OptionRange<size_t> kConsoleBufferRange{1, size_t{64} << 20};
+// A slot is a few cache lines: 2^18 events are ~32 MiB per VM.
+inline constexpr OptionRange<size_t> kEventRingRange{16, size_t{1} << 18};
+inline constexpr OptionRange<uint32_t> kSubscribersRange{1, 4096};
 
 struct DaemonOptions {
   std::string config_path = "/etc/pvmd/pvmd.conf";
@@ -48,7 +67,9 @@ struct DaemonOptions {
   uint32_t max_subscribers_per_vm = 64;  // concurrent StreamEvents per VM
 };
 
-// Parses argv. `exit_code` is set when the process should end at once (--help,
+// Parses argv, reading the config file first (--config, or the default path, which
+// may be missing; an empty --config reads none). `exit_code` is set when the process should end at
+// once (--help,
 // --version, or a usage error, with the message already printed).
 absl::StatusOr<DaemonOptions> ParseDaemonOptions(int argc, char** argv, int* exit_code);
 

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/str_cat.h"
 #include "daemon/log.h"
 
@@ -47,8 +48,8 @@ absl::StatusOr<std::optional<ActivatedSocket>> TakeActivatedSocket() {
   return ActivatedSocket{fd, path};
 }
 
-FdAcceptor::FdAcceptor(int listen_fd, grpc::Server& server)
-    : listen_fd_(listen_fd), server_(server), stop_(eventfd(0, EFD_CLOEXEC)) {
+FdAcceptor::FdAcceptor(int listen_fd, grpc::Server& server, access::PeerRegistry& peers)
+    : listen_fd_(listen_fd), server_(server), peers_(peers), stop_(eventfd(0, EFD_CLOEXEC)) {
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -82,6 +83,17 @@ void FdAcceptor::Run() {
       }
       continue;
     }
+    absl::Cleanup close_connection = [connection] { ::close(connection); };
+    absl::StatusOr<access::PeerCredentials> credentials = access::ReadPeerCredentials(connection);
+    if (!credentials.ok()) {
+      // Without credentials no call could be authorised: better no connection.
+      LogDaemon(LogPriority::kWarning, "refusing a connection: ", credentials.status().message());
+      continue;
+    }
+    // Before gRPC has the fd: a call on "fd:N" must never find what a closed
+    // connection with the same number left behind.
+    peers_.Record(connection, *std::move(credentials));
+    std::move(close_connection).Cancel();
     grpc::AddInsecureChannelFromFd(&server_, connection);  // takes the fd
   }
 }

@@ -1,6 +1,9 @@
-// Serving an already listening socket: gRPC 1.51 cannot adopt one (socket
-// activation hands pvmd exactly that), so a thread accepts each connection and
-// gives it to the server as a channel (grpc::AddInsecureChannelFromFd).
+// Serving a listening unix socket through pvmd's own accept: gRPC 1.51 cannot adopt
+// a listening fd (socket activation hands pvmd exactly that), and it tells a handler
+// nothing about a unix peer's credentials. So a thread accepts each connection,
+// records its SO_PEERCRED/SO_PEERGROUPS (daemon/access/peer_credentials.h) and then
+// gives it to the server as a channel (grpc::AddInsecureChannelFromFd), for the
+// socket systemd passed and for the one pvmd creates alike.
 #ifndef PVMD_DAEMON_FD_ACCEPTOR_H_
 #define PVMD_DAEMON_FD_ACCEPTOR_H_
 
@@ -11,6 +14,7 @@
 #include <thread>
 
 #include "absl/status/statusor.h"
+#include "daemon/access/peer_credentials.h"
 #include "daemon/vmm/unique_fd.h"
 
 namespace pvm {
@@ -26,8 +30,9 @@ absl::StatusOr<std::optional<ActivatedSocket>> TakeActivatedSocket();
 
 class FdAcceptor {
  public:
-  // Starts accepting on listen_fd (not owned) into server, which outlives this.
-  FdAcceptor(int listen_fd, grpc::Server& server);
+  // Starts accepting on listen_fd (not owned) into server; each connection's
+  // credentials go into peers before the server sees it. Both outlive this.
+  FdAcceptor(int listen_fd, grpc::Server& server, access::PeerRegistry& peers);
   FdAcceptor(const FdAcceptor&) = delete;
   FdAcceptor& operator=(const FdAcceptor&) = delete;
   // Stops accepting and joins the thread; connections handed over stay the
@@ -39,6 +44,7 @@ class FdAcceptor {
 
   const int listen_fd_;
   grpc::Server& server_;
+  access::PeerRegistry& peers_;
   vmm::UniqueFd stop_;  // an eventfd the destructor signals
   std::thread thread_;
 };

@@ -14,8 +14,14 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "daemon/access/authorizer.h"
+#include "daemon/access/groups.h"
+#include "daemon/access/peer_credentials.h"
+#include "daemon/access/tcp_listener.h"
 #include "daemon/api/debug_service.h"
 #include "daemon/api/host_service.h"
 #include "daemon/api/vm_service.h"
@@ -23,6 +29,7 @@
 #include "daemon/debug_config.h"
 #include "daemon/fd_acceptor.h"
 #include "daemon/host/debug_probe.h"
+#include "daemon/host/module_loader.h"
 #include "daemon/host/module_status.h"
 #include "daemon/log.h"
 #include "daemon/service_notifier.h"
@@ -84,17 +91,54 @@ bool CheckHealth(const vmm::Kvm& kvm, const vmm::VmRegistry& registry, std::stri
   return true;
 }
 
+// ", full: pvm (gid 998); read-only: users (gid 100)" for the start-up log.
+std::string AccessSummary(const access::AccessPolicy& policy) {
+  const auto names = [](const std::vector<access::Group>& groups) {
+    return groups.empty() ? std::string("none")
+                          : absl::StrJoin(groups, ", ", [](std::string* out, const auto& g) {
+                              absl::StrAppend(out, g.name, " (gid ", g.gid, ")");
+                            });
+  };
+  return absl::StrCat("; full: ", names(policy.groups),
+                      "; read-only: ", names(policy.read_only_groups));
+}
+
 int Run(const DaemonOptions& options) {
   const sigset_t shutdown_signals = BlockShutdownSignals();
   const ServiceNotifier notifier;
 
-  host::ModuleStatus module = host::DetectModule(options.module.name);
-  LogDaemon(LogPriority::kInfo, "module ", module.name, ": ", host::ModuleStateName(module.state),
-            " (", module.detail, ")");
+  // The module first: built in or loaded is left alone, an absent loadable one is
+  // loaded (libkmod) unless module.load is off; without it there is no /dev/kvm.
+  const host::ModuleStatus module = host::EnsureModule({.name = options.module.name,
+                                                        .parameters = options.module.parameters,
+                                                        .load = options.module.load},
+                                                       host::InsertWithLibkmod);
+  LogDaemon(
+      module.state == host::ModuleState::kLoadFailed ? LogPriority::kError : LogPriority::kInfo,
+      "module ", module.name, ": ", module.action, " (", module.detail, ")");
+  if (module.state == host::ModuleState::kLoadFailed) {
+    notifier.Failed(absl::StrCat("cannot start: module ", module.name, " ", module.action),
+                    module.load_errno);
+    return 1;
+  }
   absl::StatusOr<vmm::Kvm> kvm = vmm::Kvm::Open(options.kvm_device);
   if (!kvm.ok()) {
-    LogDaemon(LogPriority::kError, "cannot use KVM: ", kvm.status().message(),
-              "; is the PVM module (", options.module.name, ") loaded?");
+    // Where /dev/kvm should have come from. Loaded just now under the unit's
+    // DevicePolicy=closed, systemd resolved DeviceAllow=/dev/kvm before the node
+    // existed; the restart Restart=on-failure makes finds it.
+    const std::string hint = [&]() -> std::string {
+      if (module.loaded_by_pvmd) {
+        return absl::StrCat("pvmd loaded ", module.name,
+                            " just now: a device policy set up before /dev/kvm existed "
+                            "(systemd's DeviceAllow) refuses it until pvmd restarts");
+      }
+      if (module.state == host::ModuleState::kAbsent) {
+        return absl::StrCat("the PVM module ", module.name, " is ", module.action);
+      }
+      return absl::StrCat("the PVM module ", module.name, " is ",
+                          host::ModuleStateName(module.state), ": is --kvm-device right?");
+    }();
+    LogDaemon(LogPriority::kError, "cannot use KVM: ", kvm.status().message(), "; ", hint);
     notifier.Failed(absl::StrCat("cannot use KVM: ", kvm.status().message()), ENODEV);
     return 1;
   }
@@ -115,7 +159,8 @@ int Run(const DaemonOptions& options) {
               " us: ", debug_caps.status().message(),
               "; breakpoints are validated as if the module dropped none");
   }
-  const debug::DebugConfig debug_config = DebugConfigFromProbe(debug_caps);
+  debug::DebugConfig debug_config = DebugConfigFromProbe(debug_caps);
+  debug_config.event_ring_size = options.event_ring_size;
 
   vmm::VmLimits limits = options.limits;
   limits.max_vcpus_per_vm = std::min<uint32_t>(
@@ -127,10 +172,34 @@ int Run(const DaemonOptions& options) {
       });
   api::HostServiceImpl host_service(*kvm, module, debug_caps);
   api::VmServiceImpl vm_service(registry);
-  api::DebugServiceImpl debug_service(registry, debug_config);
+  api::DebugServiceImpl debug_service(registry, debug_config, options.max_subscribers_per_vm);
+
+  // Who may call, resolved before anything listens: an unknown group name or a TCP
+  // listener pvmd would not secure is a configuration error (exit 2). Only the
+  // built-in default group may be missing (a development machine has no "pvm"):
+  // then only root may call over the unix socket.
+  const bool default_groups =
+      options.access.groups == AccessOptions{}.groups && options.access.read_only_groups.empty();
+  absl::StatusOr<access::ResolvedPolicy> access_policy = access::ResolveAccessPolicy(
+      options.access.groups, options.access.read_only_groups, /*missing_ok=*/default_groups);
+  absl::StatusOr<std::optional<access::TcpListener>> tcp =
+      access_policy.ok() ? access::PrepareTcpListener(options.tcp)
+                         : absl::StatusOr<std::optional<access::TcpListener>>(std::nullopt);
+  for (const absl::Status& s : {access_policy.status(), tcp.status()}) {
+    if (!s.ok()) {
+      LogDaemon(LogPriority::kError, "cannot start: ", s.message());
+      notifier.Failed(absl::StrCat("cannot start: ", s.message()), EINVAL);
+      return 2;
+    }
+  }
+  for (const std::string& warning : access_policy->warnings) {
+    LogDaemon(LogPriority::kWarning, warning);
+  }
 
   // Socket-activated (pvmd.socket): serve the socket systemd listens on, which stays
-  // systemd's (no unlink, no chmod). Otherwise listen on --socket ourselves.
+  // systemd's (no unlink, no chmod, no chown). Otherwise create --socket ourselves.
+  // Either way pvmd accepts every connection itself (FdAcceptor), reading the peer's
+  // credentials before gRPC serves it.
   absl::StatusOr<std::optional<ActivatedSocket>> activated = TakeActivatedSocket();
   if (!activated.ok()) {
     LogDaemon(LogPriority::kError, activated.status().message());
@@ -138,44 +207,84 @@ int Run(const DaemonOptions& options) {
     return 1;
   }
   const std::string socket_path = *activated ? (*activated)->path : options.socket_path;
+  vmm::UniqueFd own_socket;
   if (!*activated) {
-    if (absl::Status s = PrepareSocketPath(options.socket_path); !s.ok()) {
-      LogDaemon(LogPriority::kError, "cannot serve on ", options.socket_path, ": ", s.message());
-      notifier.Failed(absl::StrCat("cannot serve on ", options.socket_path, ": ", s.message()),
-                      EADDRINUSE);
+    absl::Status s = PrepareSocketPath(options.socket_path);
+    absl::StatusOr<vmm::UniqueFd> listening =
+        s.ok() ? ListenOnUnixSocket(options.socket_path, options.socket_mode)
+               : absl::StatusOr<vmm::UniqueFd>(s);
+    if (!listening.ok()) {
+      LogDaemon(LogPriority::kError, "cannot serve on ", options.socket_path, ": ",
+                listening.status().message());
+      notifier.Failed(
+          absl::StrCat("cannot serve on ", options.socket_path, ": ", listening.status().message()),
+          EADDRINUSE);
       return 1;
     }
+    own_socket = *std::move(listening);
+    // root:GROUP: connecting takes group membership (the mode), calling takes the
+    // access policy. Without the group the socket keeps pvmd's, which only narrows it.
+    if (!options.socket_group.empty()) {
+      absl::StatusOr<gid_t> gid = access::LookupGroup(options.socket_group);
+      absl::Status s = gid.ok() ? SetSocketGroup(options.socket_path, *gid) : gid.status();
+      if (!s.ok()) {
+        LogDaemon(LogPriority::kWarning, "socket group ", options.socket_group, ": ", s.message(),
+                  "; ", options.socket_path, " keeps pvmd's group");
+      }
+    }
   }
+  const int listen_fd = *activated ? (*activated)->fd : own_socket.get();
+
+  access::PeerRegistry peers;
+  const access::Authorizer authorizer(
+      access_policy->policy, peers,
+      *tcp ? std::optional<access::TcpSecurity>((*tcp)->security) : std::nullopt);
+  host_service.EnforceAccess(&authorizer);
+  vm_service.EnforceAccess(&authorizer);
+  debug_service.EnforceAccess(&authorizer);
+
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  if (!*activated) {
-    builder.AddListeningPort("unix:" + options.socket_path, grpc::InsecureServerCredentials());
+  int tcp_port = 0;
+  if (*tcp) {
+    builder.AddListeningPort((*tcp)->address, (*tcp)->credentials, &tcp_port);
   }
   builder.RegisterService(&host_service);
   builder.RegisterService(&vm_service);
   builder.RegisterService(&debug_service);
-  // The socket must never exist with looser permissions than asked, not even briefly.
-  const mode_t old_umask = ::umask(0777 & ~options.socket_mode);
+  // Health and reflection have no CallGuard of their own.
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> filters;
+  filters.push_back(access::UnguardedServiceFilter(authorizer));
+  builder.experimental().SetInterceptorCreators(std::move(filters));
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  ::umask(old_umask);
-  if (server == nullptr) {
-    LogDaemon(LogPriority::kError, "cannot listen on unix:", socket_path);
-    notifier.Failed(absl::StrCat("cannot listen on unix:", socket_path), EADDRINUSE);
+  if (server == nullptr || (*tcp && tcp_port == 0)) {
+    const std::string what = *tcp ? absl::StrCat("cannot listen on ", (*tcp)->address,
+                                                 " (in use, or not an address of this host?)")
+                                  : std::string("cannot start the gRPC server");
+    LogDaemon(LogPriority::kError, what);
+    notifier.Failed(what, EADDRINUSE);
+    if (!*activated) ::unlink(options.socket_path.c_str());
     return 1;
   }
   std::optional<FdAcceptor> acceptor;
-  if (*activated) {
-    acceptor.emplace((*activated)->fd, *server);
-  } else if (absl::Status s = SetSocketMode(options.socket_path, options.socket_mode); !s.ok()) {
-    LogDaemon(LogPriority::kError, s.message());
-    return 1;
-  }
+  acceptor.emplace(listen_fd, *server, peers);
   LogDaemon(LogPriority::kNotice, "pvmd ", PVMD_VERSION, " listening on unix:", socket_path,
             *activated ? " (socket activation: accepting on the passed fd)" : "");
-  notifier.Ready(absl::StrCat("serving on unix:", socket_path, "; module ", module.name, " ",
-                              host::ModuleStateName(module.state), "; KVM API ",
-                              kvm->capabilities().api_version));
+  LogDaemon(LogPriority::kInfo, "unix socket access: root", AccessSummary(authorizer.policy()));
+  std::string tcp_endpoint;
+  if (*tcp) {
+    // The port gRPC bound, which is the one to dial when the configuration said 0.
+    const absl::string_view host = access::HostOfAddress((*tcp)->address);
+    tcp_endpoint =
+        absl::StrCat(host.find(':') == absl::string_view::npos ? "" : "[", host,
+                     host.find(':') == absl::string_view::npos ? "" : "]", ":", tcp_port);
+    LogDaemon(LogPriority::kNotice, "listening on tcp ", tcp_endpoint, ": ", (*tcp)->description);
+  }
+  notifier.Ready(absl::StrCat("serving on unix:", socket_path,
+                              tcp_endpoint.empty() ? "" : absl::StrCat(" and tcp ", tcp_endpoint),
+                              "; module ", module.name, " ", host::ModuleStateName(module.state),
+                              "; KVM API ", kvm->capabilities().api_version));
 
   // The main loop: signals, and the watchdog ping while healthy.
   int signal_number = 0;

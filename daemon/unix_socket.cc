@@ -65,4 +65,35 @@ absl::Status SetSocketMode(const std::string& path, unsigned mode) {
   return absl::OkStatus();
 }
 
+absl::StatusOr<vmm::UniqueFd> ListenOnUnixSocket(const std::string& path, unsigned mode) {
+  sockaddr_un address{};
+  if (path.size() >= sizeof(address.sun_path)) {
+    return absl::InvalidArgumentError(absl::StrCat("socket path '", path, "' is longer than ",
+                                                   sizeof(address.sun_path) - 1, " bytes"));
+  }
+  address.sun_family = AF_UNIX;
+  std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+  vmm::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!fd.valid()) return vmm::ErrnoStatus(errno, "socket(AF_UNIX)");
+  // The umask is the process's, but nothing else creates files while pvmd starts.
+  const mode_t old_umask = ::umask(0777 & ~mode);
+  const int bound = ::bind(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof(address));
+  const int bind_errno = errno;
+  ::umask(old_umask);
+  if (bound != 0) return vmm::ErrnoStatus(bind_errno, absl::StrCat("bind ", path));
+  // The umask cannot add bits (setgid, sticky) or keep ones it masks: say it exactly.
+  if (absl::Status s = SetSocketMode(path, mode); !s.ok()) return s;
+  if (::listen(fd.get(), SOMAXCONN) != 0) {
+    return vmm::ErrnoStatus(errno, absl::StrCat("listen ", path));
+  }
+  return fd;
+}
+
+absl::Status SetSocketGroup(const std::string& path, gid_t gid) {
+  if (::chown(path.c_str(), static_cast<uid_t>(-1), gid) != 0) {
+    return vmm::ErrnoStatus(errno, absl::StrCat("chown ", path, " to gid ", gid));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace pvm

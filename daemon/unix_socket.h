@@ -3,9 +3,13 @@
 #ifndef PVMD_DAEMON_UNIX_SOCKET_H_
 #define PVMD_DAEMON_UNIX_SOCKET_H_
 
+#include <sys/types.h>
+
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "daemon/vmm/unique_fd.h"
 
 namespace pvm {
 
@@ -14,6 +18,15 @@ namespace pvm {
 absl::Status PrepareSocketPath(const std::string& path);
 
 absl::Status SetSocketMode(const std::string& path, unsigned mode);
+
+// A listening, non-blocking, close-on-exec unix stream socket bound at `path`
+// (PrepareSocketPath first). The file has `mode` from the moment it exists (bound
+// under a umask): pvmd accepts on it itself (FdAcceptor), so that every connection's
+// peer credentials are read before gRPC serves it.
+absl::StatusOr<vmm::UniqueFd> ListenOnUnixSocket(const std::string& path, unsigned mode);
+
+// chown path to :gid, keeping the owner.
+absl::Status SetSocketGroup(const std::string& path, gid_t gid);
 
 }  // namespace pvm
 

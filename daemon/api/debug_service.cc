@@ -57,6 +57,49 @@ std::vector<std::byte> ToBytes(const std::string& data) {
 
 }  // namespace
 
+SubscriberLimit::Slot::~Slot() {
+  if (limit_ != nullptr) limit_->Release(vm_);
+}
+
+absl::StatusOr<SubscriberLimit::Slot> SubscriberLimit::Acquire(const std::string& vm) {
+  {
+    std::lock_guard lock(mutex_);
+    uint32_t& active = active_[vm];
+    if (active >= per_vm_) {
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "VM '", vm, "' already has ", active, " event stream(s), the most pvmd allows per VM ",
+          "(limits.subscribers_per_vm / --subscribers-per-vm): end one first"));
+    }
+    ++active;
+  }
+  changed_.notify_all();
+  return Slot(this, vm);
+}
+
+void SubscriberLimit::Release(const std::string& vm) {
+  {
+    std::lock_guard lock(mutex_);
+    auto it = active_.find(vm);
+    if (it != active_.end() && --it->second == 0) active_.erase(it);
+  }
+  changed_.notify_all();
+}
+
+uint32_t SubscriberLimit::Active(const std::string& vm) const {
+  std::lock_guard lock(mutex_);
+  auto it = active_.find(vm);
+  return it == active_.end() ? 0 : it->second;
+}
+
+bool SubscriberLimit::WaitForActive(const std::string& vm, uint32_t count,
+                                    std::chrono::steady_clock::time_point deadline) const {
+  std::unique_lock lock(mutex_);
+  return changed_.wait_until(lock, deadline, [&] {
+    auto it = active_.find(vm);
+    return (it == active_.end() ? 0 : it->second) == count;
+  });
+}
+
 absl::StatusOr<DebugServiceImpl::Target> DebugServiceImpl::Find(const std::string& name) {
   absl::StatusOr<std::shared_ptr<vmm::Vm>> vm = registry_.Get(name);
   if (!vm.ok()) return vm.status();
@@ -70,9 +113,10 @@ void DebugServiceImpl::StateOf(const Target& target, pvm::v1::DebugState* respon
   ToProto(target.vm->name(), target.debugger->State(), response);
 }
 
-grpc::Status DebugServiceImpl::SetGuestDebug(grpc::ServerContext*,
+grpc::Status DebugServiceImpl::SetGuestDebug(grpc::ServerContext* context,
                                              const pvm::v1::SetGuestDebugRequest* request,
                                              pvm::v1::DebugState* response) {
+  if (grpc::Status denied = access_.Check(context, __func__); !denied.ok()) return denied;
   absl::StatusOr<debug::StopMode> mode = FromProto(request->stop_mode());
   if (!mode.ok()) return ToGrpcStatus(mode.status());
   absl::StatusOr<Target> target = Find(request->name());
@@ -90,17 +134,20 @@ grpc::Status DebugServiceImpl::SetGuestDebug(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status DebugServiceImpl::GetDebugState(grpc::ServerContext*, const pvm::v1::DebugRef* request,
+grpc::Status DebugServiceImpl::GetDebugState(grpc::ServerContext* context,
+                                             const pvm::v1::DebugRef* request,
                                              pvm::v1::DebugState* response) {
+  if (grpc::Status denied = access_.Check(context, __func__); !denied.ok()) return denied;
   absl::StatusOr<Target> target = Find(request->name());
   if (!target.ok()) return ToGrpcStatus(target.status());
   StateOf(*target, response);
   return grpc::Status::OK;
 }
 
-grpc::Status DebugServiceImpl::AddBreakpoint(grpc::ServerContext*,
+grpc::Status DebugServiceImpl::AddBreakpoint(grpc::ServerContext* context,
                                              const pvm::v1::AddBreakpointRequest* request,
                                              pvm::v1::Breakpoint* response) {
+  if (grpc::Status denied = access_.Check(context, __func__); !denied.ok()) return denied;
   if (request->location_case() == pvm::v1::AddBreakpointRequest::LOCATION_NOT_SET) {
     return ToGrpcStatus(absl::InvalidArgumentError("give an address or a symbol"));
   }
@@ -128,9 +175,10 @@ grpc::Status DebugServiceImpl::AddBreakpoint(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status DebugServiceImpl::RemoveBreakpoint(grpc::ServerContext*,
+grpc::Status DebugServiceImpl::RemoveBreakpoint(grpc::ServerContext* context,
                                                 const pvm::v1::RemoveBreakpointRequest* request,
                                                 pvm::v1::RemoveBreakpointResponse*) {
+  if (grpc::Status denied = access_.Check(context, __func__); !denied.ok()) return denied;
   absl::StatusOr<Target> target = Find(request->name());
   if (!target.ok()) return ToGrpcStatus(target.status());
   if (absl::Status s = target->debugger->RemoveBreakpoint(request->id()); !s.ok()) {
@@ -140,9 +188,10 @@ grpc::Status DebugServiceImpl::RemoveBreakpoint(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status DebugServiceImpl::ListBreakpoints(grpc::ServerContext*,
+grpc::Status DebugServiceImpl::ListBreakpoints(grpc::ServerContext* context,
                                                const pvm::v1::DebugRef* request,
                                                pvm::v1::ListBreakpointsResponse* response) {
+  if (grpc::Status denied = access_.Check(context, __func__); !denied.ok()) return denied;
   absl::StatusOr<Target> target = Find(request->name());
   if (!target.ok()) return ToGrpcStatus(target.status());
   absl::StatusOr<std::vector<debug::BreakpointInfo>> list = target->debugger->ListBreakpoints();
@@ -153,8 +202,10 @@ grpc::Status DebugServiceImpl::ListBreakpoints(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status DebugServiceImpl::Continue(grpc::ServerContext*, const pvm::v1::DebugRef* request,
+grpc::Status DebugServiceImpl::Continue(grpc::ServerContext* context,
+                                        const pvm::v1::DebugRef* request,
                                         pvm::v1::DebugState* response) {
+  if (grpc::Status denied = access_.Check(context, __func__); !denied.ok()) return denied;
   absl::StatusOr<Target> target = Find(request->name());
   if (!target.ok()) return ToGrpcStatus(target.status());
   if (absl::Status s = target->debugger->Continue(); !s.ok()) {
@@ -167,6 +218,7 @@ grpc::Status DebugServiceImpl::Continue(grpc::ServerContext*, const pvm::v1::Deb
 grpc::Status DebugServiceImpl::Step(grpc::ServerContext* context,
                                     const pvm::v1::StepRequest* request,
                                     pvm::v1::StepResponse* response) {
+  if (grpc::Status denied = access_.Check(context, __func__); !denied.ok()) return denied;
   absl::StatusOr<Target> target = Find(request->name());
   if (!target.ok()) return ToGrpcStatus(target.status());
   const uint32_t count = request->count() == 0 ? 1 : request->count();
@@ -177,8 +229,10 @@ grpc::Status DebugServiceImpl::Step(grpc::ServerContext* context,
   return grpc::Status::OK;
 }
 
-grpc::Status DebugServiceImpl::Interrupt(grpc::ServerContext*, const pvm::v1::DebugRef* request,
+grpc::Status DebugServiceImpl::Interrupt(grpc::ServerContext* context,
+                                         const pvm::v1::DebugRef* request,
                                          pvm::v1::DebugState* response) {
+  if (grpc::Status denied = access_.Check(context, __func__); !denied.ok()) return denied;
   absl::StatusOr<Target> target = Find(request->name());
   if (!target.ok()) return ToGrpcStatus(target.status());
   if (absl::Status s = target->debugger->Interrupt(); !s.ok()) {
@@ -188,9 +242,10 @@ grpc::Status DebugServiceImpl::Interrupt(grpc::ServerContext*, const pvm::v1::De
   return grpc::Status::OK;
 }
 
-grpc::Status DebugServiceImpl::GetRegisters(grpc::ServerContext*,
+grpc::Status DebugServiceImpl::GetRegisters(grpc::ServerContext* context,
                                             const pvm::v1::GetRegistersRequest* request,
                                             pvm::v1::Registers* response) {
+  if (grpc::Status denied = access_.Check(context, __func__); !denied.ok()) return denied;
   absl::StatusOr<Target> target = Find(request->name());
   if (!target.ok()) return ToGrpcStatus(target.status());
   debug::VmDebugger& debugger = *target->debugger;
@@ -210,6 +265,7 @@ grpc::Status DebugServiceImpl::GetRegisters(grpc::ServerContext*,
 grpc::Status DebugServiceImpl::SetRegisters(grpc::ServerContext* context,
                                             const pvm::v1::SetRegistersRequest* request,
                                             pvm::v1::Registers* response) {
+  if (grpc::Status denied = access_.Check(context, __func__); !denied.ok()) return denied;
   absl::StatusOr<Target> target = Find(request->name());
   if (!target.ok()) return ToGrpcStatus(target.status());
   absl::StatusOr<kvm_regs> regs =
@@ -222,9 +278,10 @@ grpc::Status DebugServiceImpl::SetRegisters(grpc::ServerContext* context,
   return GetRegisters(context, &get, response);
 }
 
-grpc::Status DebugServiceImpl::ReadMemory(grpc::ServerContext*,
+grpc::Status DebugServiceImpl::ReadMemory(grpc::ServerContext* context,
                                           const pvm::v1::ReadMemoryRequest* request,
                                           pvm::v1::MemoryData* response) {
+  if (grpc::Status denied = access_.Check(context, __func__); !denied.ok()) return denied;
   if (request->length() == 0 || request->length() > kMaxMemoryTransfer) {
     return ToGrpcStatus(absl::InvalidArgumentError(
         absl::StrCat("cannot read ", request->length(), " bytes: give 1 byte to 1 MiB")));
@@ -241,9 +298,10 @@ grpc::Status DebugServiceImpl::ReadMemory(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status DebugServiceImpl::WriteMemory(grpc::ServerContext*,
+grpc::Status DebugServiceImpl::WriteMemory(grpc::ServerContext* context,
                                            const pvm::v1::WriteMemoryRequest* request,
                                            pvm::v1::WriteMemoryResponse*) {
+  if (grpc::Status denied = access_.Check(context, __func__); !denied.ok()) return denied;
   if (request->data().empty() || request->data().size() > kMaxMemoryTransfer) {
     return ToGrpcStatus(absl::InvalidArgumentError(
         absl::StrCat("cannot write ", request->data().size(), " bytes: give 1 byte to 1 MiB")));
@@ -263,6 +321,7 @@ grpc::Status DebugServiceImpl::WriteMemory(grpc::ServerContext*,
 grpc::Status DebugServiceImpl::StreamEvents(grpc::ServerContext* context,
                                             const pvm::v1::StreamEventsRequest* request,
                                             grpc::ServerWriter<pvm::v1::EventBatch>* writer) {
+  if (grpc::Status denied = access_.Check(context, __func__); !denied.ok()) return denied;
   std::shared_ptr<debug::EventLog> log;
   {
     absl::StatusOr<Target> target = Find(request->name());
@@ -274,6 +333,12 @@ grpc::Status DebugServiceImpl::StreamEvents(grpc::ServerContext* context,
     // Only the log from here on: a follower must not keep a deleted VM alive.
     log = target->debugger->events();
   }
+  // Released however the stream ends: the VM gone, everything sent, or the client gone
+  // (noticed at the next write or cancellation poll).
+  absl::StatusOr<SubscriberLimit::Slot> slot = subscribers_.Acquire(request->name());
+  if (!slot.ok()) return Refused("stream events", request->name(), slot.status());
+  // Counted from here on: the client's WaitForInitialMetadata says its stream is live.
+  writer->SendInitialMetadata();
   // Without follow the stream is what the log holds now, even while a busy vCPU
   // keeps appending.
   const uint64_t last_wanted = log->last_sequence();

@@ -93,8 +93,10 @@ HostServiceImpl::HostServiceImpl(const vmm::Kvm& kvm, host::ModuleStatus module,
                                  absl::StatusOr<host::DebugCapabilities> debug_capabilities)
     : kvm_(kvm), module_(std::move(module)), debug_capabilities_(std::move(debug_capabilities)) {}
 
-grpc::Status HostServiceImpl::GetHostInfo(grpc::ServerContext*, const pvm::v1::GetHostInfoRequest*,
+grpc::Status HostServiceImpl::GetHostInfo(grpc::ServerContext* context,
+                                          const pvm::v1::GetHostInfoRequest*,
                                           pvm::v1::HostInfo* response) {
+  if (grpc::Status denied = access_.Check(context, __func__); !denied.ok()) return denied;
   response->set_daemon_version(PVMD_VERSION);
   utsname uts{};
   if (uname(&uts) == 0) {
@@ -104,6 +106,9 @@ grpc::Status HostServiceImpl::GetHostInfo(grpc::ServerContext*, const pvm::v1::G
   module->set_name(module_.name);
   module->set_state(ToProto(module_.state));
   module->set_detail(module_.detail);
+  module->set_action(module_.action);
+  module->set_loaded_by_pvmd(module_.loaded_by_pvmd);
+  module->set_requested_parameters(module_.requested_parameters);
   for (const auto& [name, value] : module_.parameters) {
     pvm::v1::ModuleParameter* parameter = module->add_parameters();
     parameter->set_name(name);

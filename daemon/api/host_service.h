@@ -3,6 +3,7 @@
 #define PVMD_DAEMON_API_HOST_SERVICE_H_
 
 #include "absl/status/statusor.h"
+#include "daemon/access/authorizer.h"
 #include "daemon/host/debug_probe.h"
 #include "daemon/host/module_status.h"
 #include "daemon/vmm/kvm.h"
@@ -22,10 +23,15 @@ class HostServiceImpl final : public pvm::v1::HostService::Service {
   grpc::Status GetHostInfo(grpc::ServerContext* context, const pvm::v1::GetHostInfoRequest* request,
                            pvm::v1::HostInfo* response) override;
 
+  // Every call is checked against `authorizer` (outlives this) from here on; set
+  // before the server starts.
+  void EnforceAccess(const access::Authorizer* authorizer) { access_.Enforce(authorizer); }
+
  private:
   const vmm::Kvm& kvm_;
   const host::ModuleStatus module_;
   const absl::StatusOr<host::DebugCapabilities> debug_capabilities_;
+  access::CallGuard access_{pvm::v1::HostService::service_full_name()};
 };
 
 }  // namespace pvm::api

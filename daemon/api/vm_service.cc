@@ -32,8 +32,10 @@ grpc::Status Lifecycle(vmm::VmRegistry& registry, const std::string& name, Lifec
 
 }  // namespace
 
-grpc::Status VmServiceImpl::CreateVm(grpc::ServerContext*, const pvm::v1::CreateVmRequest* request,
+grpc::Status VmServiceImpl::CreateVm(grpc::ServerContext* context,
+                                     const pvm::v1::CreateVmRequest* request,
                                      pvm::v1::Vm* response) {
+  if (grpc::Status denied = access_.Check(context, __func__); !denied.ok()) return denied;
   vmm::VmRequestSpec spec;
   spec.name = request->name();
   if (request->has_vcpus()) {
@@ -59,8 +61,9 @@ grpc::Status VmServiceImpl::CreateVm(grpc::ServerContext*, const pvm::v1::Create
   return grpc::Status::OK;
 }
 
-grpc::Status VmServiceImpl::GetVm(grpc::ServerContext*, const pvm::v1::GetVmRequest* request,
-                                  pvm::v1::Vm* response) {
+grpc::Status VmServiceImpl::GetVm(grpc::ServerContext* context,
+                                  const pvm::v1::GetVmRequest* request, pvm::v1::Vm* response) {
+  if (grpc::Status denied = access_.Check(context, __func__); !denied.ok()) return denied;
   absl::StatusOr<std::shared_ptr<vmm::Vm>> vm = registry_.Get(request->name());
   if (!vm.ok()) {
     return ToGrpcStatus(vm.status());
@@ -69,31 +72,36 @@ grpc::Status VmServiceImpl::GetVm(grpc::ServerContext*, const pvm::v1::GetVmRequ
   return grpc::Status::OK;
 }
 
-grpc::Status VmServiceImpl::ListVms(grpc::ServerContext*, const pvm::v1::ListVmsRequest*,
+grpc::Status VmServiceImpl::ListVms(grpc::ServerContext* context, const pvm::v1::ListVmsRequest*,
                                     pvm::v1::ListVmsResponse* response) {
+  if (grpc::Status denied = access_.Check(context, __func__); !denied.ok()) return denied;
   for (const std::shared_ptr<vmm::Vm>& vm : registry_.List()) {
     ToProto(vm->Snapshot(), response->add_vms());
   }
   return grpc::Status::OK;
 }
 
-grpc::Status VmServiceImpl::StartVm(grpc::ServerContext*, const pvm::v1::VmRef* request,
+grpc::Status VmServiceImpl::StartVm(grpc::ServerContext* context, const pvm::v1::VmRef* request,
                                     pvm::v1::Vm* response) {
+  if (grpc::Status denied = access_.Check(context, __func__); !denied.ok()) return denied;
   return Lifecycle(registry_, request->name(), &vmm::Vm::Start, "start", response);
 }
 
-grpc::Status VmServiceImpl::PauseVm(grpc::ServerContext*, const pvm::v1::VmRef* request,
+grpc::Status VmServiceImpl::PauseVm(grpc::ServerContext* context, const pvm::v1::VmRef* request,
                                     pvm::v1::Vm* response) {
+  if (grpc::Status denied = access_.Check(context, __func__); !denied.ok()) return denied;
   return Lifecycle(registry_, request->name(), &vmm::Vm::Pause, "pause", response);
 }
 
-grpc::Status VmServiceImpl::ResumeVm(grpc::ServerContext*, const pvm::v1::VmRef* request,
+grpc::Status VmServiceImpl::ResumeVm(grpc::ServerContext* context, const pvm::v1::VmRef* request,
                                      pvm::v1::Vm* response) {
+  if (grpc::Status denied = access_.Check(context, __func__); !denied.ok()) return denied;
   return Lifecycle(registry_, request->name(), &vmm::Vm::Resume, "resume", response);
 }
 
-grpc::Status VmServiceImpl::DeleteVm(grpc::ServerContext*, const pvm::v1::VmRef* request,
+grpc::Status VmServiceImpl::DeleteVm(grpc::ServerContext* context, const pvm::v1::VmRef* request,
                                      pvm::v1::DeleteVmResponse*) {
+  if (grpc::Status denied = access_.Check(context, __func__); !denied.ok()) return denied;
   if (absl::Status s = registry_.Delete(request->name()); !s.ok()) {
     return ToGrpcStatus(s);
   }
@@ -104,6 +112,7 @@ grpc::Status VmServiceImpl::DeleteVm(grpc::ServerContext*, const pvm::v1::VmRef*
 grpc::Status VmServiceImpl::StreamConsole(grpc::ServerContext* context,
                                           const pvm::v1::StreamConsoleRequest* request,
                                           grpc::ServerWriter<pvm::v1::ConsoleChunk>* writer) {
+  if (grpc::Status denied = access_.Check(context, __func__); !denied.ok()) return denied;
   absl::StatusOr<std::shared_ptr<vmm::Vm>> vm = registry_.Get(request->name());
   if (!vm.ok()) {
     return ToGrpcStatus(vm.status());

@@ -2,6 +2,7 @@
 #ifndef PVMD_DAEMON_API_VM_SERVICE_H_
 #define PVMD_DAEMON_API_VM_SERVICE_H_
 
+#include "daemon/access/authorizer.h"
 #include "daemon/vmm/vm_registry.h"
 #include "pvm/v1/vm.grpc.pb.h"
 
@@ -29,8 +30,13 @@ class VmServiceImpl final : public pvm::v1::VmService::Service {
                              const pvm::v1::StreamConsoleRequest* request,
                              grpc::ServerWriter<pvm::v1::ConsoleChunk>* writer) override;
 
+  // Every call is checked against `authorizer` (outlives this) from here on; set
+  // before the server starts.
+  void EnforceAccess(const access::Authorizer* authorizer) { access_.Enforce(authorizer); }
+
  private:
   vmm::VmRegistry& registry_;
+  access::CallGuard access_{pvm::v1::VmService::service_full_name()};
 };
 
 }  // namespace pvm::api

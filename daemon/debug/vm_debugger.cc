@@ -44,7 +44,10 @@ VmDebugger& DebuggerFor(vmm::Vm& vm, const DebugConfig& config) {
 // ---- Impl: shared helpers ----
 
 VmDebugger::Impl::Impl(vmm::Vm& vm, DebugConfig config)
-    : vm_(vm), config_(config), policy_(config.policy), events_(std::make_shared<EventLog>()) {
+    : vm_(vm),
+      config_(config),
+      policy_(config.policy),
+      events_(std::make_shared<EventLog>(config.event_ring_size)) {
   for (size_t i = 0; i < vm.vcpus().size(); ++i) {
     vcpus_.push_back(std::make_unique<VcpuDebug>());
     vcpus_.back()->id = static_cast<uint32_t>(i);

@@ -37,6 +37,9 @@ struct DebugConfig {
   // DR7 data breakpoints never fire (kvm-pvm here): serve write and read/write
   // watchpoints by page protection (split memslots) instead.
   bool page_protection_watchpoints = false;
+  // Debug events kept per VM (limits.event_ring_size; EventLog rounds it up to a
+  // power of two). A subscriber further behind gets a gap record.
+  size_t event_ring_size = 4096;
 };
 
 // The VM's debugger, attached on first use. Lives as long as the VM.

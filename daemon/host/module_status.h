@@ -18,6 +18,13 @@ struct ModuleStatus {
   ModuleState state = ModuleState::kAbsent;
   std::vector<std::pair<std::string, std::string>> parameters;  // sorted by name
   std::string detail;  // how the state was established, for people
+  // What pvmd did about it at start (EnsureModule, module_loader.h): "built in,
+  // nothing to do", "loaded with parameters 'a=1'", "load failed: ...". Empty when
+  // only detected.
+  std::string action;
+  bool loaded_by_pvmd = false;
+  std::string requested_parameters;  // what pvmd was told to load it with
+  int load_errno = 0;                // with kLoadFailed: for systemd's ERRNO=
 };
 
 // sysfs_root is "/sys" outside tests. A module directory without an `initstate`

@@ -205,8 +205,9 @@ TEST(PvmClient, ADaemonThatNeverAnswersIsUnavailableAtTheDeadline) {
   std::filesystem::remove_all(directory);
 }
 
-TEST(PvmClient, OnlyUnixTargetsForNow) {
-  for (const char* target : {"", "unix:", "localhost:50051", "dns:///pvmd:50051"}) {
+TEST(PvmClient, OnlyUnixSocketsAndHostPort) {
+  for (const char* target :
+       {"", "unix:", "dns:///pvmd:50051", "localhost", "localhost:", ":50051"}) {
     EXPECT_EQ(PvmClient::Connect({.target = target}).status().code(),
               absl::StatusCode::kInvalidArgument)
         << target;
