@@ -13,7 +13,6 @@ Usage: debug_e2e_test.py --pvmd PATH --pvmctl PATH --guest-dir DIR [unittest arg
 Exit status 77 (ctest's SKIP_RETURN_CODE) when /dev/kvm cannot be used, unless CI=true.
 """
 
-import argparse
 import json
 import os
 import signal
@@ -565,35 +564,5 @@ class DebugErrorTest(DebugTestCase):
                 self.assert_usage_error(self.ctl(*args))
 
 
-# =====================================================================================
-
-
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pvmd", required=True, help="the pvmd binary under test")
-    parser.add_argument("--pvmctl", required=True, help="the pvmctl binary under test")
-    parser.add_argument("--guest-dir", required=True,
-                        help="directory of the built guest images NAME.elf (kcounter.elf)")
-    args, unittest_args = parser.parse_known_args()
-    for binary in (args.pvmd, args.pvmctl):
-        if not os.access(binary, os.X_OK):
-            print(f"debug_e2e: {binary} is not an executable", file=sys.stderr)
-            return 1
-    Paths.pvmd = os.path.abspath(args.pvmd)
-    Paths.pvmctl = os.path.abspath(args.pvmctl)
-    Paths.guest_dir = os.path.abspath(args.guest_dir)
-
-    reason = base.kvm_unavailable_reason()
-    if reason:
-        if os.environ.get("CI") == "true":
-            print(f"debug_e2e: FAIL: {reason}, and CI=true requires KVM", file=sys.stderr)
-            return 1
-        print(f"debug_e2e: SKIP: {reason}", file=sys.stderr)
-        return base.SKIP_EXIT_CODE
-
-    program = unittest.main(argv=[sys.argv[0], *unittest_args], exit=False, verbosity=2)
-    return 0 if program.result.wasSuccessful() else 1
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(base.main("debug_e2e", needs_guest_dir=True))

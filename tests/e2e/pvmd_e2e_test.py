@@ -852,26 +852,32 @@ def kvm_unavailable_reason():
     return None
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def main(name="pvmd_e2e", needs_root=False, needs_guest_dir=False):
+    """The shared entry point of the e2e scripts: NAME's flags, the checks of what the
+    tests need (KVM; root when `needs_root`), then unittest with the remaining args.
+    A missing need is a skip (77), except under CI=true where it is a failure."""
+    parser = argparse.ArgumentParser(description=sys.modules["__main__"].__doc__.splitlines()[0])
     parser.add_argument("--pvmd", required=True, help="the pvmd binary under test")
     parser.add_argument("--pvmctl", required=True, help="the pvmctl binary under test")
-    parser.add_argument("--guest-dir", help="directory of the built guest images NAME.elf")
+    parser.add_argument("--guest-dir", required=needs_guest_dir,
+                        help="directory of the built guest images NAME.elf")
     args, unittest_args = parser.parse_known_args()
     for binary in (args.pvmd, args.pvmctl):
         if not os.access(binary, os.X_OK):
-            print(f"pvmd_e2e: {binary} is not an executable", file=sys.stderr)
+            print(f"{name}: {binary} is not an executable", file=sys.stderr)
             return 1
     Paths.pvmd = os.path.abspath(args.pvmd)
     Paths.pvmctl = os.path.abspath(args.pvmctl)
     Paths.guest_dir = os.path.abspath(args.guest_dir) if args.guest_dir else None
 
     reason = kvm_unavailable_reason()
+    if not reason and needs_root and os.geteuid() != 0:
+        reason = "the tests run clients as other users, which takes root"
     if reason:
         if os.environ.get("CI") == "true":
-            print(f"pvmd_e2e: FAIL: {reason}, and CI=true requires KVM", file=sys.stderr)
+            print(f"{name}: FAIL: {reason}, and CI=true requires it", file=sys.stderr)
             return 1
-        print(f"pvmd_e2e: SKIP: {reason}", file=sys.stderr)
+        print(f"{name}: SKIP: {reason}", file=sys.stderr)
         return SKIP_EXIT_CODE
 
     program = unittest.main(argv=[sys.argv[0], *unittest_args], exit=False, verbosity=2)
