@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "daemon/access/authorizer.h"
@@ -89,6 +90,15 @@ bool CheckHealth(const vmm::Kvm& kvm, const vmm::VmRegistry& registry, std::stri
   }
   *status = absl::StrCat("serving; ", total, " VM(s), ", running, " running");
   return true;
+}
+
+// A start-up refusal: one error line in the log and the same words in systemd's
+// STATUS=, with ERRNO=. Returns pvmd's exit status.
+int RefuseToStart(const ServiceNotifier& notifier, const std::string& why, int error,
+                  int exit_status = 1) {
+  LogDaemon(LogPriority::kError, why);
+  notifier.Failed(why, error);
+  return exit_status;
 }
 
 // ", full: pvm (gid 998); read-only: users (gid 100)" for the start-up log.
@@ -186,11 +196,8 @@ int Run(const DaemonOptions& options) {
       access_policy.ok() ? access::PrepareTcpListener(options.tcp)
                          : absl::StatusOr<std::optional<access::TcpListener>>(std::nullopt);
   for (const absl::Status& s : {access_policy.status(), tcp.status()}) {
-    if (!s.ok()) {
-      LogDaemon(LogPriority::kError, "cannot start: ", s.message());
-      notifier.Failed(absl::StrCat("cannot start: ", s.message()), EINVAL);
-      return 2;
-    }
+    if (!s.ok())
+      return RefuseToStart(notifier, absl::StrCat("cannot start: ", s.message()), EINVAL, 2);
   }
   for (const std::string& warning : access_policy->warnings) {
     LogDaemon(LogPriority::kWarning, warning);
@@ -202,9 +209,7 @@ int Run(const DaemonOptions& options) {
   // credentials before gRPC serves it.
   absl::StatusOr<std::optional<ActivatedSocket>> activated = TakeActivatedSocket();
   if (!activated.ok()) {
-    LogDaemon(LogPriority::kError, activated.status().message());
-    notifier.Failed(std::string(activated.status().message()), EBADF);
-    return 1;
+    return RefuseToStart(notifier, std::string(activated.status().message()), EBADF);
   }
   const std::string socket_path = *activated ? (*activated)->path : options.socket_path;
   vmm::UniqueFd own_socket;
@@ -214,12 +219,10 @@ int Run(const DaemonOptions& options) {
         s.ok() ? ListenOnUnixSocket(options.socket_path, options.socket_mode)
                : absl::StatusOr<vmm::UniqueFd>(s);
     if (!listening.ok()) {
-      LogDaemon(LogPriority::kError, "cannot serve on ", options.socket_path, ": ",
-                listening.status().message());
-      notifier.Failed(
+      return RefuseToStart(
+          notifier,
           absl::StrCat("cannot serve on ", options.socket_path, ": ", listening.status().message()),
           EADDRINUSE);
-      return 1;
     }
     own_socket = *std::move(listening);
     // root:GROUP: connecting takes group membership (the mode), calling takes the
@@ -262,10 +265,8 @@ int Run(const DaemonOptions& options) {
     const std::string what = *tcp ? absl::StrCat("cannot listen on ", (*tcp)->address,
                                                  " (in use, or not an address of this host?)")
                                   : std::string("cannot start the gRPC server");
-    LogDaemon(LogPriority::kError, what);
-    notifier.Failed(what, EADDRINUSE);
     if (!*activated) ::unlink(options.socket_path.c_str());
-    return 1;
+    return RefuseToStart(notifier, what, EADDRINUSE);
   }
   std::optional<FdAcceptor> acceptor;
   acceptor.emplace(listen_fd, *server, peers);
@@ -276,9 +277,8 @@ int Run(const DaemonOptions& options) {
   if (*tcp) {
     // The port gRPC bound, which is the one to dial when the configuration said 0.
     const absl::string_view host = access::HostOfAddress((*tcp)->address);
-    tcp_endpoint =
-        absl::StrCat(host.find(':') == absl::string_view::npos ? "" : "[", host,
-                     host.find(':') == absl::string_view::npos ? "" : "]", ":", tcp_port);
+    tcp_endpoint = absl::StrContains(host, ':') ? absl::StrCat("[", host, "]:", tcp_port)
+                                                : absl::StrCat(host, ":", tcp_port);
     LogDaemon(LogPriority::kNotice, "listening on tcp ", tcp_endpoint, ": ", (*tcp)->description);
   }
   notifier.Ready(absl::StrCat("serving on unix:", socket_path,

@@ -58,13 +58,6 @@ absl::Status PrepareSocketPath(const std::string& path) {
   return absl::OkStatus();
 }
 
-absl::Status SetSocketMode(const std::string& path, unsigned mode) {
-  if (::chmod(path.c_str(), mode) != 0) {
-    return vmm::ErrnoStatus(errno, absl::StrCat("chmod ", path));
-  }
-  return absl::OkStatus();
-}
-
 absl::StatusOr<vmm::UniqueFd> ListenOnUnixSocket(const std::string& path, unsigned mode) {
   sockaddr_un address{};
   if (path.size() >= sizeof(address.sun_path)) {
@@ -82,7 +75,8 @@ absl::StatusOr<vmm::UniqueFd> ListenOnUnixSocket(const std::string& path, unsign
   ::umask(old_umask);
   if (bound != 0) return vmm::ErrnoStatus(bind_errno, absl::StrCat("bind ", path));
   // The umask cannot add bits (setgid, sticky) or keep ones it masks: say it exactly.
-  if (absl::Status s = SetSocketMode(path, mode); !s.ok()) return s;
+  if (::chmod(path.c_str(), mode) != 0)
+    return vmm::ErrnoStatus(errno, absl::StrCat("chmod ", path));
   if (::listen(fd.get(), SOMAXCONN) != 0) {
     return vmm::ErrnoStatus(errno, absl::StrCat("listen ", path));
   }

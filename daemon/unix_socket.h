@@ -17,8 +17,6 @@ namespace pvm {
 // FAILED_PRECONDITION when a live server answers there, or the path is not a socket.
 absl::Status PrepareSocketPath(const std::string& path);
 
-absl::Status SetSocketMode(const std::string& path, unsigned mode);
-
 // A listening, non-blocking, close-on-exec unix stream socket bound at `path`
 // (PrepareSocketPath first). The file has `mode` from the moment it exists (bound
 // under a umask): pvmd accepts on it itself (FdAcceptor), so that every connection's
