@@ -361,6 +361,7 @@ void AddDebugCommands(CLI::App& parent, CommandAction& selected) {
       selected);
   AddRegs(*debug, selected);
   AddMem(*debug, selected);
+  AddGdbCommand(*debug, selected);
 }
 
 }  // namespace pvm::ctl

@@ -37,6 +37,8 @@ void PrintResult(CommandContext& context, absl::FunctionRef<std::string()> text,
 void AddHostCommands(CLI::App& parent, CommandAction& selected);
 void AddVmCommands(CLI::App& parent, CommandAction& selected);
 void AddDebugCommands(CLI::App& parent, CommandAction& selected);
+// `pvmctl debug gdb`, under the debug group (cmd_debug_gdb.cc).
+void AddGdbCommand(CLI::App& debug, CommandAction& selected);
 
 }  // namespace pvm::ctl
 

@@ -193,6 +193,14 @@ absl::Status PvmClient::WriteMemory(const v1::WriteMemoryRequest& request) {
   return CallUnary(*debug_stub_, &v1::DebugService::Stub::WriteMemory, request).status();
 }
 
+absl::StatusOr<v1::GdbServer> PvmClient::StartGdbServer(const v1::StartGdbServerRequest& request) {
+  return CallUnary(*debug_stub_, &v1::DebugService::Stub::StartGdbServer, request);
+}
+
+absl::StatusOr<v1::GdbServer> PvmClient::StopGdbServer(absl::string_view name) {
+  return CallUnary(*debug_stub_, &v1::DebugService::Stub::StopGdbServer, MakeDebugRef(name));
+}
+
 absl::Status PvmClient::StreamEvents(const v1::StreamEventsRequest& request,
                                      EventBatchHandler on_batch) {
   return CallStream(*debug_stub_, &v1::DebugService::Stub::StreamEvents, request, request.follow(),

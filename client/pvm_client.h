@@ -74,6 +74,8 @@ class PvmClient {
   // The debug events of a VM, in batches; ends like StreamConsole: OK when the
   // server ends the stream or when `stop` is requested.
   absl::Status StreamEvents(const v1::StreamEventsRequest& request, EventBatchHandler on_batch);
+  absl::StatusOr<v1::GdbServer> StartGdbServer(const v1::StartGdbServerRequest& request);
+  absl::StatusOr<v1::GdbServer> StopGdbServer(absl::string_view name);
 
  private:
   // One unary RPC, `method` of `stub`, with the deadline and cancellation on stop.

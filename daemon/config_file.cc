@@ -331,6 +331,7 @@ Schema MakeSchema(DaemonOptions* o) {
        {{"name", Checked(&o->module.name, &ValidateModuleName)},
         {"parameters", String(&o->module.parameters)},
         {"load", Bool(&o->module.load)}}},
+      {"gdb", {{"allow_remote", Bool(&o->gdb_allow_remote)}}},
   };
   return schema;
 }

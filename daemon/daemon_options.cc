@@ -47,6 +47,8 @@ void AddFlags(CLI::App& app, DaemonOptions& o, FlagValues& v) {
   app.add_option("--tls-client-ca", o.tcp.tls_client_ca,
                  "PEM CA that client certificates must chain to");
   app.add_flag("--insecure-tcp", o.tcp.insecure_tcp, "Plain TCP without TLS (loopback only)");
+  app.add_flag("--gdb-allow-remote", o.gdb_allow_remote,
+               "Let `pvmctl debug gdb --listen` use a non-loopback address (no authentication)");
   app.add_option("--guest-dir", o.guest_dir,
                  "Directory of built-in guests (builtin:NAME is NAME.elf there)");
   app.add_option("--kvm-device", o.kvm_device, "KVM device")->capture_default_str();

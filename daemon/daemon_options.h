@@ -65,6 +65,9 @@ struct DaemonOptions {
   vmm::VmLimits limits;
   size_t event_ring_size = 4096;         // debug events kept per VM
   uint32_t max_subscribers_per_vm = 64;  // concurrent StreamEvents per VM
+  // A gdb stub (pvmctl debug gdb) may listen on a non-loopback TCP address. Off: the
+  // stub has no authentication of its own, so only loopback and unix sockets.
+  bool gdb_allow_remote = false;
 };
 
 // Parses argv, reading the config file first (--config, or the default path, which

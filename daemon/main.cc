@@ -183,6 +183,7 @@ int Run(const DaemonOptions& options) {
   api::HostServiceImpl host_service(*kvm, module, debug_caps);
   api::VmServiceImpl vm_service(registry);
   api::DebugServiceImpl debug_service(registry, debug_config, options.max_subscribers_per_vm);
+  debug_service.AllowRemoteGdb(options.gdb_allow_remote);
 
   // Who may call, resolved before anything listens: an unknown group name or a TCP
   // listener pvmd would not secure is a configuration error (exit 2). Only the

@@ -379,4 +379,44 @@ grpc::Status DebugServiceImpl::StreamEvents(grpc::ServerContext* context,
   }
 }
 
+grpc::Status DebugServiceImpl::StartGdbServer(grpc::ServerContext* context,
+                                              const pvm::v1::StartGdbServerRequest* request,
+                                              pvm::v1::GdbServer* response) {
+  if (grpc::Status denied = access_.Check(context, __func__); !denied.ok()) return denied;
+  absl::StatusOr<gdb::GdbEndpoint> endpoint =
+      gdb::ParseGdbEndpoint(request->listen().empty() ? "127.0.0.1:0" : request->listen());
+  if (!endpoint.ok()) return ToGrpcStatus(endpoint.status());
+  absl::StatusOr<Target> target = Find(request->name());
+  if (!target.ok()) return ToGrpcStatus(target.status());
+  const debug::DebugStateInfo state = target->debugger->State();
+  if (state.enabled && state.stop_mode == debug::StopMode::kTrace) {
+    return Refused("start a gdb stub", request->name(),
+                   absl::FailedPreconditionError(
+                       "the VM is debugged in trace mode; gdb needs all-stop (disable it first)"));
+  }
+  if (absl::Status free = gdb_servers_.CheckFree(request->name()); !free.ok()) {
+    return ToGrpcStatus(free);
+  }
+  absl::StatusOr<std::unique_ptr<gdb::GdbServer>> server = gdb::GdbServer::Start(
+      request->name(), gdb::MakeVmDebuggerTarget(target->vm, *target->debugger), *endpoint,
+      allow_remote_gdb_);
+  if (!server.ok()) return Refused("start a gdb stub", request->name(), server.status());
+  absl::StatusOr<std::string> address = gdb_servers_.Add(request->name(), *std::move(server));
+  if (!address.ok()) return ToGrpcStatus(address.status());
+  response->set_name(request->name());
+  response->set_address(*address);
+  return grpc::Status::OK;
+}
+
+grpc::Status DebugServiceImpl::StopGdbServer(grpc::ServerContext* context,
+                                             const pvm::v1::DebugRef* request,
+                                             pvm::v1::GdbServer* response) {
+  if (grpc::Status denied = access_.Check(context, __func__); !denied.ok()) return denied;
+  absl::StatusOr<std::string> address = gdb_servers_.Stop(request->name());
+  if (!address.ok()) return ToGrpcStatus(address.status());
+  response->set_name(request->name());
+  response->set_address(*address);
+  return grpc::Status::OK;
+}
+
 }  // namespace pvm::api

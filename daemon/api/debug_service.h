@@ -15,6 +15,7 @@
 #include "daemon/access/authorizer.h"
 #include "daemon/debug/address_policy.h"
 #include "daemon/debug/vm_debugger.h"
+#include "daemon/gdb/gdb_servers.h"
 #include "daemon/vmm/vm_registry.h"
 #include "pvm/v1/debug.grpc.pb.h"
 
@@ -100,12 +101,19 @@ class DebugServiceImpl final : public pvm::v1::DebugService::Service {
   grpc::Status StreamEvents(grpc::ServerContext* context,
                             const pvm::v1::StreamEventsRequest* request,
                             grpc::ServerWriter<pvm::v1::EventBatch>* writer) override;
+  grpc::Status StartGdbServer(grpc::ServerContext* context,
+                              const pvm::v1::StartGdbServerRequest* request,
+                              pvm::v1::GdbServer* response) override;
+  grpc::Status StopGdbServer(grpc::ServerContext* context, const pvm::v1::DebugRef* request,
+                             pvm::v1::GdbServer* response) override;
 
   const SubscriberLimit& subscribers() const { return subscribers_; }
 
   // Every call is checked against `authorizer` (outlives this) from here on; set
   // before the server starts.
   void EnforceAccess(const access::Authorizer* authorizer) { access_.Enforce(authorizer); }
+  // gdb stubs may listen beyond loopback (the config's gdb.allow_remote).
+  void AllowRemoteGdb(bool allow) { allow_remote_gdb_ = allow; }
 
  private:
   // The VM keeps its debugger alive: callers hold `vm` while they use `debugger`.
@@ -122,6 +130,9 @@ class DebugServiceImpl final : public pvm::v1::DebugService::Service {
   const debug::DebugConfig config_;
   SubscriberLimit subscribers_;
   access::CallGuard access_{pvm::v1::DebugService::service_full_name()};
+  bool allow_remote_gdb_ = false;
+  // Declared last: destroyed first, so a stub detaches before anything it uses goes.
+  gdb::GdbServers gdb_servers_;
 };
 
 }  // namespace pvm::api

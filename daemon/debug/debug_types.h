@@ -50,6 +50,7 @@ struct VcpuDebugInfo {
   std::string reason;
   uint64_t rip = 0;
   uint64_t last_event = 0;
+  bool ended = false;  // halted or failed: it will not run again
 };
 
 struct DebugStateInfo {

@@ -126,7 +126,7 @@ DebugStateInfo VmDebugger::Impl::State() const {
       const VcpuDebug& v = *vcpus_[i];
       state.vcpus.push_back({i, v.stopped, v.reason,
                              v.stopped && v.rip != 0 ? v.rip : vm_.vcpus()[i]->last_rip(),
-                             v.last_event});
+                             v.last_event, v.ended});
     }
   }
   state.last_event = events_->last_sequence();
@@ -312,8 +312,31 @@ absl::Status VmDebugger::Impl::Interrupt() {
       v.rip = regs.ok() ? regs->rip : 0;
       vm_.vcpus()[i]->Hold();
     }
+    stop_cv_.notify_all();
     return absl::OkStatus();
   });
+}
+
+VmDebugger::WaitResult VmDebugger::Impl::WaitForAllStopped(
+    std::chrono::steady_clock::time_point deadline) {
+  uint64_t clears_at_start = 0;
+  std::unique_lock lock(stop_mu_);
+  clears_at_start = clears_;
+  WaitResult result = WaitResult::kTimedOut;
+  stop_cv_.wait_until(lock, deadline, [&] {
+    if (shut_down_) {
+      result = WaitResult::kShutDown;
+    } else if (clears_ != clears_at_start) {
+      result = WaitResult::kDisabled;
+    } else if (std::all_of(vcpus_.begin(), vcpus_.end(),
+                           [](const auto& v) { return v->stopped || v->ended; })) {
+      result = WaitResult::kAllStopped;
+    } else {
+      return false;
+    }
+    return true;
+  });
+  return result;
 }
 
 absl::StatusOr<StepResult> VmDebugger::Impl::Step(uint32_t vcpu, uint32_t count,

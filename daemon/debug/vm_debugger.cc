@@ -325,6 +325,13 @@ VmDebugger::VmDebugger(vmm::Vm& vm, DebugConfig config)
     : impl_(std::make_unique<Impl>(vm, config)) {}
 VmDebugger::~VmDebugger() = default;
 
+VmDebugger::WaitResult VmDebugger::WaitForAllStopped(
+    std::chrono::steady_clock::time_point deadline) const {
+  return impl_->WaitForAllStopped(deadline);
+}
+
+const DebugConfig& VmDebugger::config() const { return impl_->config(); }
+
 absl::Status VmDebugger::SetEnabled(bool enabled, StopMode mode) {
   return impl_->SetEnabled(enabled, mode);
 }

@@ -68,10 +68,19 @@ class VmDebugger final : public vmm::DebugExitHook {
                                   std::chrono::steady_clock::time_point deadline);
   absl::Status Interrupt();
 
+  enum class WaitResult { kAllStopped, kTimedOut, kDisabled, kShutDown };
+  // Blocks until every vCPU is stopped by the debugger or has ended (halted or
+  // failed), debugging is off, the VM shut down, or the deadline passes. For a
+  // debugger front end (the gdb stub) that resumed the VM and waits for its next
+  // all-stop, whoever's breakpoint or interrupt causes it.
+  WaitResult WaitForAllStopped(std::chrono::steady_clock::time_point deadline) const;
+
   absl::StatusOr<kvm_regs> GetRegs(uint32_t vcpu);
   absl::StatusOr<kvm_sregs> GetSregs(uint32_t vcpu);
   absl::StatusOr<kvm_debugregs> GetDebugRegs(uint32_t vcpu);
   absl::StatusOr<kvm_regs> SetRegs(uint32_t vcpu, const RegisterChange& change);
+  // The configuration the debugger was made with: the address rule, the mechanisms.
+  const DebugConfig& config() const;
 
   absl::StatusOr<std::vector<std::byte>> ReadMemory(AddressSpace space, uint64_t address,
                                                     size_t length, uint32_t vcpu);

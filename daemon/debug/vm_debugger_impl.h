@@ -106,6 +106,7 @@ struct VcpuDebug {
 
 class VmDebugger::Impl {
  public:
+  using WaitResult = VmDebugger::WaitResult;
   Impl(vmm::Vm& vm, DebugConfig config);
 
   // ---- control side (vm_debugger.cc) ----
@@ -118,6 +119,8 @@ class VmDebugger::Impl {
   absl::StatusOr<StepResult> Step(uint32_t vcpu, uint32_t count,
                                   std::chrono::steady_clock::time_point deadline);
   absl::Status Interrupt();
+  WaitResult WaitForAllStopped(std::chrono::steady_clock::time_point deadline);
+  const DebugConfig& config() const { return config_; }
   absl::StatusOr<kvm_regs> GetRegs(uint32_t vcpu);
   absl::StatusOr<kvm_sregs> GetSregs(uint32_t vcpu);
   absl::StatusOr<kvm_debugregs> GetDebugRegs(uint32_t vcpu);

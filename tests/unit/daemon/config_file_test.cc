@@ -90,6 +90,9 @@ vcpu_cpus = [0]
 name = "kvm-pvm"
 parameters = "pvm_debug=1 verbose=Y"
 load = false
+
+[gdb]
+allow_remote = true
 )";
   DaemonOptions options;
   absl::StatusOr<ConfigPositions> positions = ApplyConfigText(text, "t.conf", &options);
@@ -106,6 +109,7 @@ load = false
   EXPECT_EQ(options.tcp.tls_key, "/etc/pvmd/key.pem");
   EXPECT_EQ(options.tcp.tls_client_ca, "/etc/pvmd/ca.pem");
   EXPECT_TRUE(options.tcp.insecure_tcp);
+  EXPECT_TRUE(options.gdb_allow_remote);
   EXPECT_EQ(options.limits.max_vms, 8u);
   EXPECT_EQ(options.limits.max_vcpus_per_vm, 4u);
   EXPECT_EQ(options.limits.default_memory_mib, 32u);
