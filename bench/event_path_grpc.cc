@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "bench/grpc_call.h"
 #include "pvm/v1/debug.grpc.pb.h"
 #include "pvm/v1/vm.grpc.pb.h"
 
@@ -24,24 +25,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-constexpr auto kRpcDeadline = std::chrono::seconds(10);
 constexpr auto kPatience = std::chrono::seconds(20);
-
-absl::Status FromGrpc(const char* what, const grpc::Status& status) {
-  if (status.ok()) {
-    return absl::OkStatus();
-  }
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                      absl::StrCat(what, ": ", status.error_message()));
-}
-
-// One unary call with a deadline: Call("StartVm", [&](auto* c) { return stub->StartVm(c, ...); }).
-template <typename F>
-absl::Status Call(const char* what, F&& rpc) {
-  grpc::ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + kRpcDeadline);
-  return FromGrpc(what, rpc(&context));
-}
 
 // A `pvmctl debug events --follow` in miniature: one StreamEvents call on its own
 // channel and thread, tallying what arrives.
