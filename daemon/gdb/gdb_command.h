@@ -25,7 +25,7 @@ inline constexpr int64_t kAllThreads = -1;
 
 enum class PointType : uint8_t { kSoftware = 0, kHardware = 1, kWrite = 2, kRead = 3, kAccess = 4 };
 
-struct QuerySupported {  // qSupported[:feature;feature...]
+struct QuerySupported {               // qSupported[:feature;feature...]
   std::vector<std::string> features;  // as gdb sent them: "swbreak+", "xmlRegisters=i386"
 };
 struct StartNoAckMode {};   // QStartNoAckMode
@@ -56,9 +56,9 @@ struct Resume {  // c [addr], s [addr], C sig[;addr], S sig[;addr]
 };
 struct VContQuery {};  // vCont?
 struct VContAction {
-  char action = 'c';               // 'c', 's', 't' (stop); 'C'/'S' come as 'c'/'s'
-  int64_t thread = kAllThreads;    // no ":thread" means every thread not yet named
-  std::optional<uint8_t> signal;   // from C/S
+  char action = 'c';              // 'c', 's', 't' (stop); 'C'/'S' come as 'c'/'s'
+  int64_t thread = kAllThreads;   // no ":thread" means every thread not yet named
+  std::optional<uint8_t> signal;  // from C/S
 };
 struct VCont {  // vCont;action[:thread];...
   std::vector<VContAction> actions;
@@ -82,15 +82,15 @@ struct CurrentThread {};    // qC
 struct ThreadExtraInfo {    // qThreadExtraInfo,thread
   int64_t thread = 0;
 };
-struct Attached {};     // qAttached[:pid]
-struct ReadFeatures {   // qXfer:features:read:annex:offset,length
-  std::string annex;    // "target.xml"
+struct Attached {};    // qAttached[:pid]
+struct ReadFeatures {  // qXfer:features:read:annex:offset,length
+  std::string annex;   // "target.xml"
   uint64_t offset = 0;
   uint64_t length = 0;  // clamped to kMaxTransfer
 };
-struct Detach {};        // D, D;pid
-struct Kill {};          // k, vKill;pid
-struct Unsupported {     // anything else: answered with an empty packet
+struct Detach {};     // D, D;pid
+struct Kill {};       // k, vKill;pid
+struct Unsupported {  // anything else: answered with an empty packet
   std::string payload;
 };
 struct Malformed {  // a known command with broken syntax: answered with an error
@@ -100,9 +100,8 @@ struct Malformed {  // a known command with broken syntax: answered with an erro
 using Command =
     std::variant<QuerySupported, StartNoAckMode, QueryStopReason, ReadRegisters, WriteRegisters,
                  ReadRegister, WriteRegister, ReadMemory, WriteMemory, Resume, VContQuery, VCont,
-                 Breakpoint, SetThread, ThreadAlive, ThreadInfoFirst, ThreadInfoNext,
-                 CurrentThread, ThreadExtraInfo, Attached, ReadFeatures, Detach, Kill,
-                 Unsupported, Malformed>;
+                 Breakpoint, SetThread, ThreadAlive, ThreadInfoFirst, ThreadInfoNext, CurrentThread,
+                 ThreadExtraInfo, Attached, ReadFeatures, Detach, Kill, Unsupported, Malformed>;
 
 // Thread ids are hex ("1", "a"), "-1" or "0"; "p<pid>.<tid>" (multiprocess) is
 // accepted and its pid ignored.

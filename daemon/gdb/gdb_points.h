@@ -40,6 +40,7 @@ class GdbPoints {
 
   // The gdb point behind engine breakpoint `id`, if it is one of gdb's.
   std::optional<GdbPoint> FindByEngineId(uint32_t id) const;
+  bool Contains(const GdbPoint& point) const { return engine_ids_.contains(KeyOf(point)); }
   int hardware_points() const;
 
  private:

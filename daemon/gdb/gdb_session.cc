@@ -369,6 +369,12 @@ std::string GdbSession::Features(const ReadFeatures& read) const {
 }
 
 std::string GdbSession::ResumeAndWait(std::optional<uint32_t> step_vcpu) {
+  if (step_vcpu) {
+    // The step moves this vCPU past whatever it had stopped on.
+    std::erase_if(pending_, [&](const PendingStop& p) { return p.event.vcpu == *step_vcpu; });
+  } else if (std::optional<std::string> pending = TakePendingStop()) {
+    return *pending;
+  }
   for (;;) {
     const uint64_t since = target_.events()->last_sequence();
     if (step_vcpu) {
@@ -438,6 +444,7 @@ std::string GdbSession::StopReplySince(uint64_t since) {
   std::array<debug::DebugEvent, 64> batch{};
   uint64_t cursor = since + 1;
   bool only_ignored = false;
+  std::vector<PendingStop> stops;  // the first stop of each vCPU, in event order
   for (;;) {
     debug::EventLog::Batch got = log->Read(&cursor, std::span(batch));
     if (got.count == 0) {
@@ -448,14 +455,27 @@ std::string GdbSession::StopReplySince(uint64_t since) {
       if (!event.stopped) {
         continue;
       }
-      if (IsWriteOnReadWatch(event, points_)) {
+      std::optional<GdbPoint> point;
+      if (event.breakpoint_id != 0) {
+        point = points_.FindByEngineId(event.breakpoint_id);
+      }
+      if (IsWriteOnReadWatch(event, point)) {
         only_ignored = true;
         continue;
       }
-      current_vcpu_ = event.vcpu;
-      last_stop_ = StopReplyFor(event, points_, features_);
-      return last_stop_;
+      const bool vcpu_seen = std::any_of(stops.begin(), stops.end(), [&](const PendingStop& s) {
+        return s.event.vcpu == event.vcpu;
+      });
+      if (!vcpu_seen) {
+        stops.push_back({event, point});
+      }
     }
+  }
+  if (!stops.empty()) {
+    pending_.insert(pending_.end(), stops.begin() + 1, stops.end());
+    current_vcpu_ = stops.front().event.vcpu;
+    last_stop_ = StopReplyFor(stops.front().event, stops.front().point, features_);
+    return last_stop_;
   }
   if (only_ignored) {
     return "";
@@ -471,6 +491,25 @@ std::string GdbSession::StopReplySince(uint64_t since) {
   }
   last_stop_ = kExitedReply;
   return last_stop_;
+}
+
+std::optional<std::string> GdbSession::TakePendingStop() {
+  while (!pending_.empty()) {
+    const PendingStop stop = pending_.front();
+    pending_.pop_front();
+    // gdb takes its breakpoints out at every stop and puts back those it keeps.
+    if (stop.point && !points_.Contains(*stop.point)) {
+      continue;
+    }
+    absl::StatusOr<kvm_regs> regs = target_.GetRegs(stop.event.vcpu);
+    if (!regs.ok() || regs->rip != stop.event.rip) {
+      continue;
+    }
+    current_vcpu_ = stop.event.vcpu;
+    last_stop_ = StopReplyFor(stop.event, stop.point, features_);
+    return last_stop_;
+  }
+  return std::nullopt;
 }
 
 std::optional<uint32_t> GdbSession::VcpuOf(int64_t thread) const {

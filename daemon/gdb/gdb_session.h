@@ -6,6 +6,7 @@
 #define PVMD_DAEMON_GDB_GDB_SESSION_H_
 
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <string>
 
@@ -54,8 +55,14 @@ class GdbSession {
   std::string ResumeAndWait(std::optional<uint32_t> step_vcpu);
   enum class Waited { kStopped, kGone, kDisabled, kShutDown };
   Waited WaitForStop();
-  // The reply for the VM's stop that followed event `since`.
+  // The reply for the VM's stop that followed event `since`. Other vCPUs that stopped
+  // on their own event in the same all-stop are kept in pending_.
   std::string StopReplySince(uint64_t since);
+  // A kept stop gdb still wants to hear of, reported instead of resuming (as
+  // gdbserver does): without it, a second vCPU's hit in one all-stop would be
+  // stepped over unseen by the next continue. Stale ones (gdb deleted the point, or
+  // moved the vCPU) are dropped.
+  std::optional<std::string> TakePendingStop();
 
   // gdb's thread id -> vCPU; nullopt for one that does not exist. 0 and -1 name the
   // current vCPU.
@@ -70,6 +77,11 @@ class GdbSession {
   uint32_t current_vcpu_ = 0;            // Hg: registers and memory
   std::optional<uint32_t> resume_vcpu_;  // Hc: c/s without vCont; nullopt: current
   std::string last_stop_;                // the answer to '?'
+  struct PendingStop {
+    debug::DebugEvent event;
+    std::optional<GdbPoint> point;
+  };
+  std::deque<PendingStop> pending_;
   bool enabled_by_stub_ = false;
   bool ended_ = false;  // detached, killed or the VM is gone
 };

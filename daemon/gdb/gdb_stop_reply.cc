@@ -22,13 +22,9 @@ std::string SignalStopReply(uint8_t signal, uint32_t vcpu) {
   return absl::StrFormat("T%02xthread:%x;", signal, vcpu + 1);
 }
 
-std::string StopReplyFor(const debug::DebugEvent& event, const GdbPoints& points,
+std::string StopReplyFor(const debug::DebugEvent& event, const std::optional<GdbPoint>& point,
                          StopFeatures features) {
   std::string reply = SignalStopReply(kSigTrap, event.vcpu);
-  std::optional<GdbPoint> point;
-  if (event.breakpoint_id != 0) {
-    point = points.FindByEngineId(event.breakpoint_id);
-  }
   if (point && point->type >= PointType::kWrite) {
     absl::StrAppendFormat(&reply, "%s:%x;", WatchWord(point->type), point->address);
     return reply;
@@ -45,13 +41,9 @@ std::string StopReplyFor(const debug::DebugEvent& event, const GdbPoints& points
   return reply;
 }
 
-bool IsWriteOnReadWatch(const debug::DebugEvent& event, const GdbPoints& points) {
-  if (event.kind != debug::EventKind::kWatchpoint || event.access_length == 0 || !event.is_write ||
-      event.breakpoint_id == 0) {
-    return false;
-  }
-  std::optional<GdbPoint> point = points.FindByEngineId(event.breakpoint_id);
-  return point && point->type == PointType::kRead;
+bool IsWriteOnReadWatch(const debug::DebugEvent& event, const std::optional<GdbPoint>& point) {
+  return event.kind == debug::EventKind::kWatchpoint && event.access_length != 0 &&
+         event.is_write && point && point->type == PointType::kRead;
 }
 
 }  // namespace pvm::gdb

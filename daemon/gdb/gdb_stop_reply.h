@@ -4,6 +4,7 @@
 #define PVMD_DAEMON_GDB_GDB_STOP_REPLY_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "daemon/debug/debug_event.h"
@@ -21,7 +22,8 @@ struct StopFeatures {
 
 // "T05thread:1;hwbreak:;" and the like. A watchpoint of gdb's reports gdb's own
 // address (watch:/rwatch:/awatch:), which is what gdb matches its watchpoints by.
-std::string StopReplyFor(const debug::DebugEvent& event, const GdbPoints& points,
+// `point`: gdb's point behind the event (GdbPoints::FindByEngineId), if any.
+std::string StopReplyFor(const debug::DebugEvent& event, const std::optional<GdbPoint>& point,
                          StopFeatures features);
 std::string SignalStopReply(uint8_t signal, uint32_t vcpu);
 // Every vCPU has halted or failed: the "process" exited.
@@ -29,7 +31,7 @@ inline constexpr char kExitedReply[] = "W00";
 
 // A write that hit a read watchpoint of gdb's (served as a read/write watch, since
 // x86 has no read-only one): gdb asked to hear only of reads, so it is not reported.
-bool IsWriteOnReadWatch(const debug::DebugEvent& event, const GdbPoints& points);
+bool IsWriteOnReadWatch(const debug::DebugEvent& event, const std::optional<GdbPoint>& point);
 
 }  // namespace pvm::gdb
 

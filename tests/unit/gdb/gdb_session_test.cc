@@ -483,6 +483,52 @@ TEST_F(GdbSessionTest, EngineRefusalsBecomeErrors) {
 
 // --- Resuming and stop replies ---
 
+// Two vCPUs hit gdb's breakpoints in one all-stop: gdb hears of the first, and the
+// second at its next continue, without the VM running in between (else the continue
+// would step vCPU 1 over its breakpoint unseen).
+TEST_F(GdbSessionTest, ASecondVcpusHitInTheSameStopIsReportedAtTheNextContinue) {
+  StartAndHandshake();
+  ASSERT_EQ(client().Exchange("Z1,405000,1"), "OK");
+  ASSERT_EQ(client().Exchange("Z1,406000,1"), "OK");
+  target_.ScriptContinue(
+      {Resumption::Kind::kStop,
+       {MakeEvent(debug::EventKind::kHwBreakpoint, 0, 0x405000, EngineIdAt(0x405000)),
+        MakeEvent(debug::EventKind::kHwBreakpoint, 1, 0x406000, EngineIdAt(0x406000))}});
+  EXPECT_EQ(client().Exchange("c"), "T05thread:1;hwbreak:;");
+  // gdb takes its breakpoints out at the stop and puts them back to continue.
+  ASSERT_EQ(client().Exchange("z1,405000,1"), "OK");
+  ASSERT_EQ(client().Exchange("z1,406000,1"), "OK");
+  ASSERT_EQ(client().Exchange("Z1,405000,1"), "OK");
+  ASSERT_EQ(client().Exchange("Z1,406000,1"), "OK");
+  EXPECT_EQ(client().Exchange("c"), "T05thread:2;hwbreak:;");
+  EXPECT_EQ(target_.CountCalls("Continue()"), 1);
+  EXPECT_EQ(client().Exchange("qC"), "QC2");
+  // Reported once: the next continue resumes the VM.
+  target_.ScriptContinue(
+      {Resumption::Kind::kStop,
+       {MakeEvent(debug::EventKind::kHwBreakpoint, 0, 0x405000, EngineIdAt(0x405000))}});
+  EXPECT_EQ(client().Exchange("c"), "T05thread:1;hwbreak:;");
+  EXPECT_EQ(target_.CountCalls("Continue()"), 2);
+}
+
+// The kept hit is dropped when gdb deleted that breakpoint before continuing.
+TEST_F(GdbSessionTest, AKeptHitOfADeletedBreakpointIsDropped) {
+  StartAndHandshake();
+  ASSERT_EQ(client().Exchange("Z1,405000,1"), "OK");
+  ASSERT_EQ(client().Exchange("Z1,406000,1"), "OK");
+  target_.ScriptContinue(
+      {Resumption::Kind::kStop,
+       {MakeEvent(debug::EventKind::kHwBreakpoint, 0, 0x405000, EngineIdAt(0x405000)),
+        MakeEvent(debug::EventKind::kHwBreakpoint, 1, 0x406000, EngineIdAt(0x406000))}});
+  EXPECT_EQ(client().Exchange("c"), "T05thread:1;hwbreak:;");
+  ASSERT_EQ(client().Exchange("z1,406000,1"), "OK");
+  target_.ScriptContinue(
+      {Resumption::Kind::kStop,
+       {MakeEvent(debug::EventKind::kHwBreakpoint, 0, 0x405000, EngineIdAt(0x405000))}});
+  EXPECT_EQ(client().Exchange("c"), "T05thread:1;hwbreak:;");
+  EXPECT_EQ(target_.CountCalls("Continue()"), 2);
+}
+
 TEST_F(GdbSessionTest, ContinueReportsAWatchpointAtGdbsAddress) {
   StartAndHandshake();
   ASSERT_EQ(client().Exchange("Z2,2000,4"), "OK");
