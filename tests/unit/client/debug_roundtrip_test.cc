@@ -148,6 +148,51 @@ TEST_F(PvmctlDebugTest, BreakAddPassesAnyLengthForTheDaemonToJudge) {
   EXPECT_EQ(fake_.last<v1::AddBreakpointRequest>()->length(), 3u);
 }
 
+TEST_F(PvmctlDebugTest, GdbStartsOnLoopbackByDefaultAndPrintsTheAddress) {
+  Result started = RunOk({"debug", "gdb", "vm-7"});
+  EXPECT_EQ(started.out,
+            "VM 'vm-7': gdb stub on 127.0.0.1:40123\n"
+            "connect with: gdb -ex 'target remote 127.0.0.1:40123' IMAGE.elf\n");
+  auto request = fake_.last<v1::StartGdbServerRequest>();
+  ASSERT_TRUE(request.has_value());
+  EXPECT_EQ(request->name(), "vm-7");
+  EXPECT_EQ(request->listen(), "");  // the daemon's default: 127.0.0.1, a free port
+
+  RunOk({"debug", "gdb", "vm-7", "--listen", "127.0.0.1:1234"});
+  EXPECT_EQ(fake_.last<v1::StartGdbServerRequest>()->listen(), "127.0.0.1:1234");
+  RunOk({"debug", "gdb", "vm-7", "--unix", "/run/vm-7.gdb"});
+  EXPECT_EQ(fake_.last<v1::StartGdbServerRequest>()->listen(), "unix:/run/vm-7.gdb");
+  EXPECT_EQ(Json::parse(RunOk({"-o", "json", "debug", "gdb", "vm-7"}).out),
+            Json::parse(R"({"vm": "vm-7", "address": "127.0.0.1:40123"})"));
+}
+
+TEST_F(PvmctlDebugTest, GdbStopEndsTheStub) {
+  EXPECT_EQ(RunOk({"debug", "gdb", "vm-7", "--stop"}).out,
+            "VM 'vm-7': gdb stub on 127.0.0.1:40123 stopped\n");
+  EXPECT_EQ(fake_.last<v1::DebugRef>()->name(), "vm-7");
+  EXPECT_FALSE(fake_.last<v1::StartGdbServerRequest>().has_value());
+  EXPECT_EQ(Json::parse(RunOk({"-o", "json", "debug", "gdb", "vm-7", "--stop"}).out),
+            Json::parse(R"({"vm": "vm-7", "address": "127.0.0.1:40123", "stopped": true})"));
+}
+
+TEST_F(PvmctlDebugTest, GdbListenAndUnixAndStopExcludeEachOther) {
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"debug", "gdb", "vm-7", "--listen", "127.0.0.1:1", "--unix", "/x"},
+           {"debug", "gdb", "vm-7", "--stop", "--listen", "127.0.0.1:1"},
+           {"debug", "gdb"}}) {
+    Result result = Run(args);
+    EXPECT_EQ(result.exit_status, kExitUsage) << result.err;
+  }
+  EXPECT_FALSE(fake_.last<v1::StartGdbServerRequest>().has_value());
+}
+
+TEST_F(PvmctlDebugTest, GdbRefusalIsTheDaemonsError) {
+  fake_.FailNextCall(grpc::Status(grpc::StatusCode::ALREADY_EXISTS, "VM 'vm-7' has a gdb stub"));
+  Result result = Run({"debug", "gdb", "vm-7"});
+  EXPECT_EQ(result.exit_status, kExitFailure);
+  EXPECT_THAT(result.err, ::testing::HasSubstr("has a gdb stub"));
+}
+
 TEST_F(PvmctlDebugTest, BreakListAndRemove) {
   v1::ListBreakpointsResponse list;
   *list.add_breakpoints() = SampleBreakpoint();

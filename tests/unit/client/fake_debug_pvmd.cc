@@ -12,6 +12,18 @@
 
 namespace pvm::testing {
 
+namespace {
+
+// The stub address the fake reports, as pvmd does: what gdb's `target remote` takes.
+v1::GdbServer GdbServerOf(const std::string& name) {
+  v1::GdbServer server;
+  server.set_name(name);
+  server.set_address("127.0.0.1:40123");
+  return server;
+}
+
+}  // namespace
+
 class FakeDebugPvmd::Service final : public v1::DebugService::Service {
  public:
   explicit Service(FakeDebugPvmd& fake) : fake_(fake) {}
@@ -47,6 +59,14 @@ class FakeDebugPvmd::Service final : public v1::DebugService::Service {
   grpc::Status Interrupt(grpc::ServerContext*, const v1::DebugRef* request,
                          v1::DebugState* response) override {
     return Answer(*request, request->name(), fake_.state_, response);
+  }
+  grpc::Status StartGdbServer(grpc::ServerContext*, const v1::StartGdbServerRequest* request,
+                              v1::GdbServer* response) override {
+    return Answer(*request, request->name(), GdbServerOf(request->name()), response);
+  }
+  grpc::Status StopGdbServer(grpc::ServerContext*, const v1::DebugRef* request,
+                             v1::GdbServer* response) override {
+    return Answer(*request, request->name(), GdbServerOf(request->name()), response);
   }
   grpc::Status GetRegisters(grpc::ServerContext*, const v1::GetRegistersRequest* request,
                             v1::Registers* response) override {
