@@ -6,15 +6,12 @@
 #include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <future>
 #include <optional>
 #include <string>
@@ -29,11 +26,13 @@
 #include "daemon/gdb/rsp_framing.h"
 #include "daemon/gdb/x86_64_registers.h"
 #include "tests/unit/gdb/fake_gdb_target.h"
+#include "tests/unit/gdb/rsp_test_client.h"
 
 namespace pvm::gdb {
 namespace {
 
 using ::pvm::gdb::testing::FakeGdbTarget;
+using ::pvm::gdb::testing::GdbClient;
 using ::pvm::gdb::testing::MakeEvent;
 using ::pvm::gdb::testing::Resumption;
 using ::testing::Contains;
@@ -44,8 +43,7 @@ using ::testing::StartsWith;
 using Kind = RspEvent::Kind;
 using std::chrono::milliseconds;
 
-// Generous: a wait that reaches it means the stub is stuck, not slow.
-constexpr milliseconds kTimeout{10000};
+constexpr milliseconds kTimeout = ::pvm::gdb::testing::kRspTestTimeout;
 
 constexpr char kGdbFeatures[] =
     "qSupported:multiprocess+;swbreak+;hwbreak+;qRelocInsn+;fork-events+;vfork-events+;"
@@ -60,103 +58,6 @@ std::vector<std::byte> Bytes(std::string_view text) {
 std::string ToString(const std::vector<std::byte>& bytes) {
   return std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size());
 }
-
-// gdb's side of the connection: packets out, the stub's acks and packets back in.
-class GdbClient {
- public:
-  explicit GdbClient(int fd) : fd_(fd) {}
-
-  void SendRaw(std::string_view bytes) {
-    while (!bytes.empty()) {
-      ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-      ASSERT_GT(n, 0) << "send to the stub failed";
-      bytes.remove_prefix(static_cast<size_t>(n));
-    }
-  }
-  void SendPacket(std::string_view payload) { SendRaw(EncodePacket(payload)); }
-
-  // The next thing the stub sent; nullopt at the deadline or when it closed.
-  std::optional<RspEvent> Next(milliseconds timeout = kTimeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (pending_.empty()) {
-      const auto left =
-          std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());
-      if (left.count() <= 0 || closed_) {
-        return std::nullopt;
-      }
-      pollfd p{fd_, POLLIN, 0};
-      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) {
-        continue;
-      }
-      std::array<char, 8192> buffer{};
-      ssize_t n = ::recv(fd_, buffer.data(), buffer.size(), 0);
-      if (n <= 0) {
-        closed_ = true;
-        continue;
-      }
-      raw_.append(buffer.data(), static_cast<size_t>(n));
-      std::vector<RspEvent> events;
-      decoder_.Feed(std::string_view(buffer.data(), static_cast<size_t>(n)), &events);
-      pending_.insert(pending_.end(), events.begin(), events.end());
-    }
-    RspEvent event = std::move(pending_.front());
-    pending_.pop_front();
-    return event;
-  }
-
-  // The next packet's payload, acknowledged as gdb does; "<none>" when nothing came.
-  // With acks on, an ack must come first.
-  std::string ReadReply() {
-    std::optional<RspEvent> event = Next();
-    if (!event || event->kind != Kind::kPacket) {
-      ADD_FAILURE() << "expected a packet from the stub, got "
-                    << (event ? static_cast<int>(event->kind) : -1);
-      return "<none>";
-    }
-    if (acks_) {
-      SendRaw("+");
-    }
-    return event->payload;
-  }
-
-  void ExpectAck() {
-    std::optional<RspEvent> event = Next();
-    ASSERT_TRUE(event.has_value()) << "no ack from the stub";
-    EXPECT_EQ(event->kind, Kind::kAck);
-  }
-
-  // One request and its reply, with acks while they are on.
-  std::string Exchange(std::string_view payload) {
-    SendPacket(payload);
-    if (acks_) {
-      std::optional<RspEvent> ack = Next();
-      if (!ack || ack->kind != Kind::kAck) {
-        ADD_FAILURE() << "no '+' for " << payload;
-        return "<none>";
-      }
-    }
-    return ReadReply();
-  }
-
-  void StartNoAckMode() {
-    ASSERT_EQ(Exchange("QStartNoAckMode"), "OK");
-    acks_ = false;
-  }
-
-  // True once the stub sent nothing more within `timeout` (or closed).
-  bool Quiet(milliseconds timeout) { return !Next(timeout).has_value(); }
-
-  bool acks() const { return acks_; }
-  const std::string& raw() const { return raw_; }
-
- private:
-  int fd_;
-  bool acks_ = true;
-  bool closed_ = false;
-  RspDecoder decoder_;
-  std::deque<RspEvent> pending_;
-  std::string raw_;  // every byte the stub sent
-};
 
 class GdbSessionTest : public ::testing::Test {
  protected:
