@@ -384,50 +384,47 @@ TEST_F(GdbSessionTest, EngineRefusalsBecomeErrors) {
 
 // --- Resuming and stop replies ---
 
-// Two vCPUs hit gdb's breakpoints in one all-stop: gdb hears of the first, and the
-// second at its next continue, without the VM running in between (else the continue
-// would step vCPU 1 over its breakpoint unseen).
-TEST_F(GdbSessionTest, ASecondVcpusHitInTheSameStopIsReportedAtTheNextContinue) {
-  StartAndHandshake();
-  ASSERT_EQ(client().Exchange("Z1,405000,1"), "OK");
-  ASSERT_EQ(client().Exchange("Z1,406000,1"), "OK");
-  target_.ScriptContinue(
-      {Resumption::Kind::kStop,
-       {MakeEvent(debug::EventKind::kHwBreakpoint, 0, 0x405000, EngineIdAt(0x405000)),
-        MakeEvent(debug::EventKind::kHwBreakpoint, 1, 0x406000, EngineIdAt(0x406000))}});
-  EXPECT_EQ(client().Exchange("c"), "T05thread:1;hwbreak:;");
+// Two vCPUs hit gdb's hardware breakpoints (0x405000, 0x406000) in one all-stop, and
+// gdb hears of the first.
+class KeptStopTest : public GdbSessionTest {
+ protected:
+  void StopBothVcpus() {
+    StartAndHandshake();
+    ASSERT_EQ(client().Exchange("Z1,405000,1"), "OK");
+    ASSERT_EQ(client().Exchange("Z1,406000,1"), "OK");
+    target_.ScriptContinue({Resumption::Kind::kStop, {HitOn(0, 0x405000), HitOn(1, 0x406000)}});
+    ASSERT_EQ(client().Exchange("c"), "T05thread:1;hwbreak:;");
+  }
+  debug::DebugEvent HitOn(uint32_t vcpu, uint64_t address) {
+    return MakeEvent(debug::EventKind::kHwBreakpoint, vcpu, address, EngineIdAt(address));
+  }
+  // The VM runs again and vCPU 0 hits once more: that is what the next `c` reports.
+  void ExpectTheNextContinueResumes(int continues_before) {
+    target_.ScriptContinue({Resumption::Kind::kStop, {HitOn(0, 0x405000)}});
+    EXPECT_EQ(client().Exchange("c"), "T05thread:1;hwbreak:;");
+    EXPECT_EQ(target_.CountCalls("Continue()"), continues_before + 1);
+  }
+};
+
+// The second hit is reported at gdb's next continue without the VM running in
+// between (else the continue would step vCPU 1 over its breakpoint unseen), once.
+TEST_F(KeptStopTest, ReportedAtTheNextContinueWithoutResuming) {
+  StopBothVcpus();
   // gdb takes its breakpoints out at the stop and puts them back to continue.
-  ASSERT_EQ(client().Exchange("z1,405000,1"), "OK");
-  ASSERT_EQ(client().Exchange("z1,406000,1"), "OK");
-  ASSERT_EQ(client().Exchange("Z1,405000,1"), "OK");
-  ASSERT_EQ(client().Exchange("Z1,406000,1"), "OK");
+  for (const char* packet : {"z1,405000,1", "z1,406000,1", "Z1,405000,1", "Z1,406000,1"}) {
+    ASSERT_EQ(client().Exchange(packet), "OK");
+  }
   EXPECT_EQ(client().Exchange("c"), "T05thread:2;hwbreak:;");
   EXPECT_EQ(target_.CountCalls("Continue()"), 1);
   EXPECT_EQ(client().Exchange("qC"), "QC2");
-  // Reported once: the next continue resumes the VM.
-  target_.ScriptContinue(
-      {Resumption::Kind::kStop,
-       {MakeEvent(debug::EventKind::kHwBreakpoint, 0, 0x405000, EngineIdAt(0x405000))}});
-  EXPECT_EQ(client().Exchange("c"), "T05thread:1;hwbreak:;");
-  EXPECT_EQ(target_.CountCalls("Continue()"), 2);
+  ExpectTheNextContinueResumes(1);
 }
 
-// The kept hit is dropped when gdb deleted that breakpoint before continuing.
-TEST_F(GdbSessionTest, AKeptHitOfADeletedBreakpointIsDropped) {
-  StartAndHandshake();
-  ASSERT_EQ(client().Exchange("Z1,405000,1"), "OK");
-  ASSERT_EQ(client().Exchange("Z1,406000,1"), "OK");
-  target_.ScriptContinue(
-      {Resumption::Kind::kStop,
-       {MakeEvent(debug::EventKind::kHwBreakpoint, 0, 0x405000, EngineIdAt(0x405000)),
-        MakeEvent(debug::EventKind::kHwBreakpoint, 1, 0x406000, EngineIdAt(0x406000))}});
-  EXPECT_EQ(client().Exchange("c"), "T05thread:1;hwbreak:;");
+// ... and dropped when gdb deleted that breakpoint before continuing.
+TEST_F(KeptStopTest, DroppedWhenGdbDeletedItsBreakpoint) {
+  StopBothVcpus();
   ASSERT_EQ(client().Exchange("z1,406000,1"), "OK");
-  target_.ScriptContinue(
-      {Resumption::Kind::kStop,
-       {MakeEvent(debug::EventKind::kHwBreakpoint, 0, 0x405000, EngineIdAt(0x405000))}});
-  EXPECT_EQ(client().Exchange("c"), "T05thread:1;hwbreak:;");
-  EXPECT_EQ(target_.CountCalls("Continue()"), 2);
+  ExpectTheNextContinueResumes(1);
 }
 
 TEST_F(GdbSessionTest, ContinueReportsAWatchpointAtGdbsAddress) {
