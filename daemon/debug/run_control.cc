@@ -320,8 +320,18 @@ absl::Status VmDebugger::Impl::Interrupt() {
 VmDebugger::WaitResult VmDebugger::Impl::WaitForAllStopped(
     std::chrono::steady_clock::time_point deadline) {
   uint64_t clears_at_start = 0;
+  {
+    std::lock_guard lock(stop_mu_);
+    clears_at_start = clears_;
+  }
+  {
+    // Off already (before clears_ was read): a disable after it shows in clears_.
+    std::lock_guard control(control_mu_);
+    if (!enabled_) {
+      return WaitResult::kDisabled;
+    }
+  }
   std::unique_lock lock(stop_mu_);
-  clears_at_start = clears_;
   WaitResult result = WaitResult::kTimedOut;
   stop_cv_.wait_until(lock, deadline, [&] {
     if (shut_down_) {

@@ -70,7 +70,8 @@ class VmDebugger final : public vmm::DebugExitHook {
 
   enum class WaitResult { kAllStopped, kTimedOut, kDisabled, kShutDown };
   // Blocks until every vCPU is stopped by the debugger or has ended (halted or
-  // failed), debugging is off, the VM shut down, or the deadline passes. For a
+  // failed), debugging is off (kDisabled at once when it already is), the VM shut
+  // down, or the deadline passes. For a
   // debugger front end (the gdb stub) that resumed the VM and waits for its next
   // all-stop, whoever's breakpoint or interrupt causes it.
   WaitResult WaitForAllStopped(std::chrono::steady_clock::time_point deadline) const;

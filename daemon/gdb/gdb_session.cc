@@ -115,11 +115,8 @@ absl::Status GdbSession::Attach() {
       return s;
     }
   }
-  last_stop_ = StopReplySince(since);
-  if (last_stop_.starts_with(SignalStopReply(kSigInt, current_vcpu_).substr(0, 3))) {
-    // Stopping the VM to attach is no signal the user sent: gdb shows a plain stop.
-    last_stop_ = SignalStopReply(kSigTrap, current_vcpu_);
-  }
+  // Stopping the VM to attach is no signal the user sent: gdb shows a plain stop.
+  last_stop_ = StopReplySince(since, kSigTrap);
   return absl::OkStatus();
 }
 
@@ -205,22 +202,30 @@ std::string GdbSession::Supported(const QuerySupported& query) {
       kMaxPacketPayload);
 }
 
-std::string GdbSession::ReadRegisters() {
+absl::StatusOr<GdbSession::RegisterFile> GdbSession::CurrentRegisters() {
   absl::StatusOr<kvm_regs> regs = target_.GetRegs(current_vcpu_);
-  absl::StatusOr<kvm_sregs> sregs = target_.GetSregs(current_vcpu_);
-  if (!regs.ok() || !sregs.ok()) {
-    return ErrorReply(regs.ok() ? sregs.status() : regs.status());
+  if (!regs.ok()) {
+    return regs.status();
   }
-  return EncodeRegisters(*regs, *sregs);
+  absl::StatusOr<kvm_sregs> sregs = target_.GetSregs(current_vcpu_);
+  if (!sregs.ok()) {
+    return sregs.status();
+  }
+  return RegisterFile{*regs, *sregs};
+}
+
+std::string GdbSession::ReadRegisters() {
+  absl::StatusOr<RegisterFile> file = CurrentRegisters();
+  return file.ok() ? EncodeRegisters(file->regs, file->sregs) : ErrorReply(file.status());
 }
 
 std::string GdbSession::WriteRegisters(const struct WriteRegisters& write) {
-  absl::StatusOr<kvm_regs> regs = target_.GetRegs(current_vcpu_);
-  absl::StatusOr<kvm_sregs> sregs = target_.GetSregs(current_vcpu_);
-  if (!regs.ok() || !sregs.ok()) {
-    return ErrorReply(regs.ok() ? sregs.status() : regs.status());
+  absl::StatusOr<RegisterFile> file = CurrentRegisters();
+  if (!file.ok()) {
+    return ErrorReply(file.status());
   }
-  absl::StatusOr<debug::RegisterChange> change = DecodeRegistersWrite(write.bytes, *regs, *sregs);
+  absl::StatusOr<debug::RegisterChange> change =
+      DecodeRegistersWrite(write.bytes, file->regs, file->sregs);
   if (!change.ok()) {
     return ErrorReply(change.status());
   }
@@ -232,13 +237,12 @@ std::string GdbSession::ReadRegister(const struct ReadRegister& read) {
   if (read.number >= kRegisterCount) {
     return "E16";
   }
-  absl::StatusOr<kvm_regs> regs = target_.GetRegs(current_vcpu_);
-  absl::StatusOr<kvm_sregs> sregs = target_.GetSregs(current_vcpu_);
-  if (!regs.ok() || !sregs.ok()) {
-    return ErrorReply(regs.ok() ? sregs.status() : regs.status());
+  absl::StatusOr<RegisterFile> file = CurrentRegisters();
+  if (!file.ok()) {
+    return ErrorReply(file.status());
   }
   absl::StatusOr<std::string> value =
-      EncodeRegister(static_cast<uint32_t>(read.number), *regs, *sregs);
+      EncodeRegister(static_cast<uint32_t>(read.number), file->regs, file->sregs);
   return value.ok() ? *value : ErrorReply(value.status());
 }
 
@@ -385,10 +389,9 @@ std::string GdbSession::ResumeAndWait(std::optional<uint32_t> step_vcpu) {
       }
     } else if (absl::Status resumed = target_.Continue();
                !resumed.ok() && !absl::IsFailedPrecondition(resumed)) {
+      // FAILED_PRECONDITION: running already (a gRPC client continued), or debugging
+      // is off, which the wait reports.
       return ErrorReply(resumed);
-    } else if (!resumed.ok() && !target_.State().enabled) {
-      ended_ = true;  // a gRPC client turned debugging off under gdb
-      return kExitedReply;
     }
     switch (WaitForStop()) {
       case Waited::kStopped:
@@ -402,7 +405,7 @@ std::string GdbSession::ResumeAndWait(std::optional<uint32_t> step_vcpu) {
         return kExitedReply;
     }
     // A write that hit a read watchpoint: not gdb's business; go on as before.
-    std::string reply = StopReplySince(since);
+    std::string reply = StopReplySince(since, kSigInt);
     if (!reply.empty()) {
       return reply;
     }
@@ -420,11 +423,6 @@ GdbSession::Waited GdbSession::WaitForStop() {
       case WaitResult::kShutDown:
         return Waited::kShutDown;
       case WaitResult::kTimedOut:
-        // The engine reports a disable only while it waits: one that came before
-        // this wait (after the resume, or between two waits) shows in the state.
-        if (!target_.State().enabled) {
-          return Waited::kDisabled;
-        }
         break;
     }
     switch (connection_.PollInterrupt()) {
@@ -439,7 +437,7 @@ GdbSession::Waited GdbSession::WaitForStop() {
   }
 }
 
-std::string GdbSession::StopReplySince(uint64_t since) {
+std::string GdbSession::StopReplySince(uint64_t since, uint8_t signal_without_event) {
   std::shared_ptr<debug::EventLog> log = target_.events();
   std::array<debug::DebugEvent, 64> batch{};
   uint64_t cursor = since + 1;
@@ -485,7 +483,7 @@ std::string GdbSession::StopReplySince(uint64_t since) {
   for (const debug::VcpuDebugInfo& vcpu : state.vcpus) {
     if (vcpu.stopped) {
       current_vcpu_ = vcpu.id;
-      last_stop_ = SignalStopReply(kSigInt, vcpu.id);
+      last_stop_ = SignalStopReply(signal_without_event, vcpu.id);
       return last_stop_;
     }
   }

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "daemon/gdb/gdb_command.h"
 #include "daemon/gdb/gdb_points.h"
 #include "daemon/gdb/gdb_stop_reply.h"
@@ -36,6 +37,12 @@ class GdbSession {
   // The reply to one command; nullopt: none (the session ends after k).
   std::optional<std::string> Handle(const Command& command);
   std::string Supported(const QuerySupported& query);
+  struct RegisterFile {
+    kvm_regs regs;
+    kvm_sregs sregs;
+  };
+  // The general and special registers of gdb's current vCPU (Hg).
+  absl::StatusOr<RegisterFile> CurrentRegisters();
   std::string ReadRegisters();
   std::string WriteRegisters(const WriteRegisters& write);
   std::string ReadRegister(const ReadRegister& read);
@@ -56,8 +63,9 @@ class GdbSession {
   enum class Waited { kStopped, kGone, kDisabled, kShutDown };
   Waited WaitForStop();
   // The reply for the VM's stop that followed event `since`. Other vCPUs that stopped
-  // on their own event in the same all-stop are kept in pending_.
-  std::string StopReplySince(uint64_t since);
+  // on their own event in the same all-stop are kept in pending_. A stop without an
+  // event (an interrupt) is reported with `signal_without_event`.
+  std::string StopReplySince(uint64_t since, uint8_t signal_without_event);
   // A kept stop gdb still wants to hear of, reported instead of resuming (as
   // gdbserver does): without it, a second vCPU's hit in one all-stop would be
   // stepped over unseen by the next continue. Stale ones (gdb deleted the point, or

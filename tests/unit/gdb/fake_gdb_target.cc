@@ -338,13 +338,13 @@ absl::Status FakeGdbTarget::Interrupt() {
 WaitResult FakeGdbTarget::WaitForAllStopped(Deadline deadline) const {
   std::unique_lock lock(mu_);
   RecordLocked("WaitForAllStopped()");
-  // As the engine: a disable is noticed when it happens during this wait.
+  // As the engine: debugging off, already or during this wait (also off and on again).
   const uint64_t disables_at_start = disables_;
   WaitResult result = WaitResult::kTimedOut;
   cv_.wait_until(lock, deadline, [&] {
     if (shut_down_) {
       result = WaitResult::kShutDown;
-    } else if (disables_ != disables_at_start) {
+    } else if (!enabled_ || disables_ != disables_at_start) {
       result = WaitResult::kDisabled;
     } else if (std::all_of(vcpus_.begin(), vcpus_.end(), [](const Vcpu& v) { return v.stopped; })) {
       result = WaitResult::kAllStopped;
